@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -245,4 +246,24 @@ func NullTime(t *time.Time) any {
 		return nil
 	}
 	return UTC(*t)
+}
+
+// JSON encodes v for a TEXT column holding JSON.
+func JSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("store: JSON of %T: %v", v, err)) // only our own types are stored
+	}
+	return string(b)
+}
+
+// FromJSON decodes a TEXT column holding JSON.
+func FromJSON(s string, v any) error {
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("store: decode %T: %w", v, err)
+	}
+	return nil
 }

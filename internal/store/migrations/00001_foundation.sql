@@ -123,6 +123,7 @@ CREATE TABLE rates (
     name       TEXT NOT NULL,
     currency   TEXT NOT NULL,
     tariff     TEXT NOT NULL,
+    shorthand  TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/joule-ev/joule/internal/app"
+	"github.com/joule-ev/joule/internal/org"
+	"github.com/joule-ev/joule/internal/store"
+)
+
+type serveCmd struct {
+	dbFlag
+	Addr       string        `env:"JOULE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
+	BaseURL    string        `name:"base-url" env:"JOULE_BASE_URL" help:"Public URL of this server (for links in responses); default http://<addr>."`
+	SandboxKey string        `name:"sandbox-key" env:"JOULE_SANDBOX_KEY" help:"Use this sk_test_ key for the sandbox organization (so scripts can use a known key)."`
+	LogFormat  string        `name:"log-format" env:"JOULE_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+	LogLevel   string        `name:"log-level" env:"JOULE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Minimum log level."`
+	JobWorkers int           `name:"job-workers" env:"JOULE_JOB_WORKERS" default:"16" help:"Concurrent background jobs in this process."`
+	JobPoll    time.Duration `name:"job-poll" env:"JOULE_JOB_POLL" default:"250ms" help:"How often to look for due jobs."`
+}
+
+func newLogger(format, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func (c *serveCmd) Run() error {
+	log := newLogger(c.LogFormat, c.LogLevel)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, app.Config{DatabaseURL: c.DatabaseURL, Addr: c.Addr, BaseURL: c.BaseURL, SandboxKey: c.SandboxKey,
+		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll})
+	if err != nil {
+		return err
+	}
+	log.Info("joule serving", "version", buildVersion(), "url", a.BaseURL(), "database", a.DB.Redacted(), "dialect", a.DB.Dialect)
+	switch {
+	case a.Sandbox.Created:
+		fmt.Fprintf(os.Stderr, "\n  Sandbox organization %s created.\n  Test API key: %s\n  Try: curl -H 'Authorization: Bearer %s' %s/v1/organization\n\n",
+			a.Sandbox.OrgID, a.Sandbox.Key, a.Sandbox.Key, a.BaseURL())
+	case a.Sandbox.Key != "":
+		fmt.Fprintf(os.Stderr, "\n  Sandbox test API key: %s\n\n", a.Sandbox.Key)
+	default:
+		fmt.Fprintf(os.Stderr, "\n  Using the existing organization %s. Pass --sandbox-key or run `joule keys create` for a key.\n\n", a.Sandbox.OrgID)
+	}
+	return a.Run(ctx)
+}
+
+type migrateCmd struct{ dbFlag }
+
+func (c *migrateCmd) Run() error {
+	ctx := context.Background()
+	db, err := store.Open(ctx, c.DatabaseURL, store.Options{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	cur, _, err := db.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("database %s at schema version %d\n", db.Redacted(), cur)
+	return nil
+}
+
+type keysCmd struct {
+	Create keysCreateCmd `cmd:"" help:"Create an API key and print it (shown once)."`
+}
+
+type keysCreateCmd struct {
+	dbFlag
+	Org  string `help:"Organization id (default: the first organization)."`
+	Mode string `default:"test" enum:"test,live" help:"test or live."`
+	Name string `default:"cli" help:"A name to recognize the key by."`
+}
+
+func (c *keysCreateCmd) Run() error {
+	ctx := context.Background()
+	db, err := store.Open(ctx, c.DatabaseURL, store.Options{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	secret := org.NewKey(c.Mode == "test")
+	err = db.InTx(ctx, func(tx *store.Tx) error {
+		orgID := strings.TrimSpace(c.Org)
+		if orgID == "" {
+			if orgID, err = org.FirstID(ctx, tx); err != nil {
+				return err
+			}
+			if orgID == "" {
+				o, err := org.Create(ctx, tx, "Organization")
+				if err != nil {
+					return err
+				}
+				orgID = o.ID
+			}
+		} else if _, err := org.Get(ctx, tx, orgID); err != nil {
+			return err
+		}
+		_, err := org.AddKey(ctx, tx, orgID, c.Name, secret)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println(secret)
+	return nil
+}

@@ -1,0 +1,130 @@
+// Package app assembles Joule from its parts — database, jobs, outbox, APIs
+// — and runs it. cmd/joule and the end-to-end tests both start Joule here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/joule-ev/joule/internal/api"
+	"github.com/joule-ev/joule/internal/csms"
+	"github.com/joule-ev/joule/internal/events"
+	"github.com/joule-ev/joule/internal/jobs"
+	"github.com/joule-ev/joule/internal/sandbox"
+	"github.com/joule-ev/joule/internal/store"
+)
+
+// Config is everything `joule serve` can be told.
+type Config struct {
+	DatabaseURL string
+	Addr        string
+	BaseURL     string
+	SandboxKey  string
+	Version     string
+	Logger      *slog.Logger
+	JobWorkers  int
+	JobPoll     time.Duration
+	// OCPPCallTimeout bounds a charger's answer to a command (default 30s).
+	OCPPCallTimeout time.Duration
+	// OCPPWatchInterval is how often silent chargers are looked for (default 1s).
+	OCPPWatchInterval time.Duration
+}
+
+// App is a running Joule.
+type App struct {
+	cfg      Config
+	DB       *store.DB
+	Jobs     *jobs.Queue
+	Outbox   *events.Outbox
+	API      *api.Server
+	CSMS     *csms.Service
+	Sandbox  sandbox.Result
+	listener net.Listener
+	log      *slog.Logger
+}
+
+// New opens the database, migrates it, prepares the sandbox and builds the
+// server. Nothing listens until Run.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, DB: db, log: cfg.Logger, Outbox: events.NewOutbox()}
+	a.Jobs = jobs.NewQueue(db, jobs.Options{Workers: cfg.JobWorkers, PollInterval: cfg.JobPoll, Logger: cfg.Logger})
+	if a.Sandbox, err = sandbox.Bootstrap(ctx, db, cfg.SandboxKey); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + a.listener.Addr().String()
+		a.cfg.BaseURL = cfg.BaseURL
+	}
+	reg := api.NewRegistry()
+	a.CSMS = csms.New(db, a.Outbox, csms.Options{Logger: cfg.Logger, Registry: reg, CallTimeout: cfg.OCPPCallTimeout, WatchInterval: cfg.OCPPWatchInterval})
+	a.API = api.New(api.Deps{DB: db, Outbox: a.Outbox, Jobs: a.Jobs, CSMS: a.CSMS, Log: cfg.Logger, Registry: reg, Version: cfg.Version, BaseURL: cfg.BaseURL})
+	return a, nil
+}
+
+// Addr is the address the server listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// BaseURL is the server's public URL.
+func (a *App) BaseURL() string { return a.cfg.BaseURL }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	// Requests (and the chargers' websockets, which http.Server.Shutdown does
+	// not track) run under base, cancelled first on shutdown.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn), BaseContext: func(net.Listener) context.Context { return base }}
+	var wg sync.WaitGroup
+	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = a.Jobs.Run(jctx) }()
+	go func() { defer wg.Done(); a.CSMS.Run(jctx) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(a.listener) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		cancelBase()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	cancelBase()
+	a.CSMS.Wait()
+	stopJobs()
+	wg.Wait()
+	a.DB.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
