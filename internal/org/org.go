@@ -35,7 +35,7 @@ type Configurations struct {
 	AutoStopMargin              int    `json:"auto_stop_margin" minimum:"0" doc:"Extra seconds of accrual at maximum power added to the auto-stop projection."`
 	Currency                    string `json:"currency" pattern:"^[A-Z]{3}$" doc:"ISO 4217 currency of new wallets."`
 	HeartbeatInterval           int    `json:"heartbeat_interval" minimum:"10" doc:"Seconds between heartbeats asked of chargers at boot."`
-	HeartbeatTimeout            int    `json:"heartbeat_timeout" minimum:"15" doc:"Seconds without any message after which a charger is offline."`
+	HeartbeatTimeout            int    `json:"heartbeat_timeout" minimum:"3" doc:"Seconds without any message after which a charger is offline."`
 	MeterValueInterval          int    `json:"meter_value_interval" minimum:"5" doc:"MeterValueSampleInterval asked of chargers."`
 	CappedMeterValueInterval    int    `json:"capped_meter_value_interval" minimum:"5" doc:"Shorter sample interval for sessions with a spending cap."`
 	AllowAutoRegistration       bool   `json:"allow_auto_registration" doc:"Accept chargers with unknown identities (test mode only)."`
