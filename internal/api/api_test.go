@@ -125,7 +125,10 @@ func TestIdempotencyKey(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := 0; i < 8; i++ {
 			wg.Add(1)
-			go func() { defer wg.Done(); j.Do(t, j.Key, "POST", "/v1/users", map[string]any{"firstname": "Race"}, "Idempotency-Key", "k-race") }()
+			go func() {
+				defer wg.Done()
+				j.Do(t, j.Key, "POST", "/v1/users", map[string]any{"firstname": "Race"}, "Idempotency-Key", "k-race")
+			}()
 		}
 		wg.Wait()
 		// Keys are per organization: another org may use the same key.
@@ -199,7 +202,7 @@ func TestNetworkAndRates(t *testing.T) {
 	apitest.Each(t, func(t *testing.T, j *apitest.Joule) {
 		rate := j.Must(t, 201, j.Key, "POST", "/v1/rates", map[string]any{"name": "Overstay", "currency": "USD",
 			"price_components": []map[string]any{{"type": "ENERGY", "price": 0.35, "tax": 8}, {"type": "PARKING_TIME", "price": "6.00", "grace_period": 10}},
-			"minimum_amount": 200})
+			"minimum_amount":   200})
 		if rate["has_parking_time"] != true || rate["currency"] != "USD" || rate["price_components"] == nil {
 			t.Fatalf("rate: %v", rate)
 		}

@@ -15,7 +15,10 @@ import (
 // no scripts or third-party assets, so it works offline and loads instantly.
 func (s *Server) docs(w http.ResponseWriter, r *http.Request) {
 	oapi := s.api.OpenAPI()
-	type param struct{ Name, In, Type, Doc string; Required bool }
+	type param struct {
+		Name, In, Type, Doc string
+		Required            bool
+	}
 	type op struct {
 		Method, Path, Summary, Description, Request, Anchor string
 		Params                                              []param

@@ -39,9 +39,11 @@ type Deps struct {
 // Server is the HTTP front of Joule.
 type Server struct {
 	Deps
-	db      *store.DB
-	log     *slog.Logger
-	auth    interface{ Authenticate(context.Context, string) (org.Principal, error) }
+	db   *store.DB
+	log  *slog.Logger
+	auth interface {
+		Authenticate(context.Context, string) (org.Principal, error)
+	}
 	metrics *httpMetrics
 	mux     *http.ServeMux
 	api     huma.API
@@ -64,7 +66,7 @@ func New(d Deps) *Server {
 	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	cfg.CreateHooks = nil // no $schema links in bodies: responses keep the spec's shapes
 	cfg.OpenAPIPath = "/openapi"
-	cfg.DocsPath = ""   // our own page, with no third-party assets
+	cfg.DocsPath = ""    // our own page, with no third-party assets
 	cfg.SchemasPath = "" // schemas live in /openapi.json
 	cfg.RejectUnknownQueryParameters = true
 	cfg.Info.Description = "Joule runs EV charging sessions end to end: chargers over OCPP, pricing, wallets and cards, signed webhooks. " +

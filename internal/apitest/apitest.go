@@ -64,7 +64,10 @@ func (j *Joule) Stop() {
 
 type testWriter struct{ t testing.TB }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 // NewOrg creates another organization with a key of each mode.
 func (j *Joule) NewOrg(t testing.TB, name string) (testKey, liveKey string) {

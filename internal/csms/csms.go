@@ -61,8 +61,8 @@ type Service struct {
 	batch  *batcher
 	hooks  Hooks
 
-	mu        sync.RWMutex
-	byID      map[string]*station // station id -> live connection
+	mu         sync.RWMutex
+	byID       map[string]*station // station id -> live connection
 	byIdentity map[string]*station
 
 	metrics  *metrics

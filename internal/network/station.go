@@ -92,7 +92,9 @@ func scanStation(s interface{ Scan(...any) error }) (ChargeStation, error) {
 }
 
 // CheckPassword verifies the charger's HTTP Basic password.
-func (c *ChargeStation) CheckPassword(password string) bool { return CheckPassword(c.keyHash, password) }
+func (c *ChargeStation) CheckPassword(password string) bool {
+	return CheckPassword(c.keyHash, password)
+}
 
 // HasCapability reports whether the station can do cap.
 func (c *ChargeStation) HasCapability(cap string) bool { return slices.Contains(c.Capabilities, cap) }
