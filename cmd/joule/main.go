@@ -29,6 +29,7 @@ type cli struct {
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
 	Keys    keysCmd    `cmd:"" help:"Manage API keys."`
 	Price   priceCmd   `cmd:"" help:"Price an OCPI 2.2.1 CDR against an OCPI 2.2.1 tariff; prints JSON."`
+	Sim     simCmd     `cmd:"" help:"Simulate OCPP 1.6J chargers against a central system (one to thousands)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
