@@ -89,7 +89,7 @@ type ChargeRequest struct {
 	IdempotencyKey string
 	OrgID          string
 	TestMode       bool
-	Customer       string
+	Customer       string // the provider's customer id of the saved method (Method.Customer; "" in the sandbox)
 	PaymentMethod  string // provider token of a saved method
 	Amount         int64
 	Currency       string
@@ -115,7 +115,10 @@ type Payment struct {
 // Method is a saved card as Joule may store it: a provider token and
 // display data, never the card number.
 type Method struct {
-	Token    string
+	Token string
+	// Customer is the provider's customer the method is attached to (Stripe
+	// needs it to charge the method off-session); "" in the sandbox.
+	Customer string
 	Brand    string
 	Last4    string
 	ExpMonth int
@@ -125,7 +128,7 @@ type Method struct {
 // Notification is a provider's word on a checkout's outcome, delivered
 // durably (as a job) to the service that asked for the checkout.
 type Notification struct {
-	Type        string // checkout.completed | checkout.failed | checkout.expired | checkout.canceled
+	Type        string // checkout.completed | checkout.failed | checkout.expired | checkout.canceled | payment.* (see notify.go)
 	CheckoutID  string
 	Purpose     string
 	Reference   string
@@ -144,6 +147,8 @@ var (
 	// ErrInvalid: the request does not fit the payment's state (capture more
 	// than authorized, refund more than captured, ...).
 	ErrInvalid = errors.New("payments: invalid request")
+	// ErrNotFound: the provider has no such payment, checkout or method.
+	ErrNotFound = errors.New("payments: no such object")
 	// ErrUnavailable: the provider did not answer; retry with the same key.
 	ErrUnavailable = errors.New("payments: provider unavailable")
 )
