@@ -17,13 +17,15 @@ import (
 
 type serveCmd struct {
 	dbFlag
-	Addr       string        `env:"JOULE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
-	BaseURL    string        `name:"base-url" env:"JOULE_BASE_URL" help:"Public URL of this server (for links in responses); default http://<addr>."`
-	SandboxKey string        `name:"sandbox-key" env:"JOULE_SANDBOX_KEY" help:"Use this sk_test_ key for the sandbox organization (so scripts can use a known key)."`
-	LogFormat  string        `name:"log-format" env:"JOULE_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
-	LogLevel   string        `name:"log-level" env:"JOULE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Minimum log level."`
-	JobWorkers int           `name:"job-workers" env:"JOULE_JOB_WORKERS" default:"16" help:"Concurrent background jobs in this process."`
-	JobPoll    time.Duration `name:"job-poll" env:"JOULE_JOB_POLL" default:"250ms" help:"How often to look for due jobs."`
+	Addr                string        `env:"JOULE_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
+	BaseURL             string        `name:"base-url" env:"JOULE_BASE_URL" help:"Public URL of this server (for links in responses); default http://<addr>."`
+	SandboxKey          string        `name:"sandbox-key" env:"JOULE_SANDBOX_KEY" help:"Use this sk_test_ key for the sandbox organization (so scripts can use a known key)."`
+	LogFormat           string        `name:"log-format" env:"JOULE_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+	LogLevel            string        `name:"log-level" env:"JOULE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Minimum log level."`
+	JobWorkers          int           `name:"job-workers" env:"JOULE_JOB_WORKERS" default:"16" help:"Concurrent background jobs in this process."`
+	JobPoll             time.Duration `name:"job-poll" env:"JOULE_JOB_POLL" default:"250ms" help:"How often to look for due jobs."`
+	NoSandboxChargers   bool          `name:"no-sandbox-chargers" env:"JOULE_NO_SANDBOX_CHARGERS" help:"Do not run the sandbox's virtual chargers."`
+	WebhookAllowPrivate bool          `name:"webhook-allow-private" env:"JOULE_WEBHOOK_ALLOW_PRIVATE" help:"Let live-mode webhook endpoints reach loopback, private and link-local addresses (receivers inside your own network). Off by default: it guards against SSRF."`
 }
 
 func newLogger(format, level string) *slog.Logger {
@@ -42,7 +44,7 @@ func (c *serveCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, app.Config{DatabaseURL: c.DatabaseURL, Addr: c.Addr, BaseURL: c.BaseURL, SandboxKey: c.SandboxKey,
-		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll})
+		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll, NoSandboxChargers: c.NoSandboxChargers, AllowPrivateWebhooks: c.WebhookAllowPrivate})
 	if err != nil {
 		return err
 	}

@@ -34,8 +34,8 @@ type ConfigurationPatch struct {
 	Currency                    *string `json:"currency,omitempty" pattern:"^[A-Z]{3}$"`
 	HeartbeatInterval           *int    `json:"heartbeat_interval,omitempty" minimum:"10" maximum:"86400"`
 	HeartbeatTimeout            *int    `json:"heartbeat_timeout,omitempty" minimum:"3" maximum:"259200"`
-	MeterValueInterval          *int    `json:"meter_value_interval,omitempty" minimum:"5" maximum:"3600"`
-	CappedMeterValueInterval    *int    `json:"capped_meter_value_interval,omitempty" minimum:"5" maximum:"3600"`
+	MeterValueInterval          *int    `json:"meter_value_interval,omitempty" minimum:"1" maximum:"3600"`
+	CappedMeterValueInterval    *int    `json:"capped_meter_value_interval,omitempty" minimum:"1" maximum:"3600"`
 	AllowAutoRegistration       *bool   `json:"allow_auto_registration,omitempty"`
 	DriveSessionType            *string `json:"drive_session_type,omitempty" enum:"postpaid,wallet"`
 }

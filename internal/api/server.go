@@ -21,7 +21,9 @@ import (
 	"github.com/joule-ev/joule/internal/events"
 	"github.com/joule-ev/joule/internal/jobs"
 	"github.com/joule-ev/joule/internal/org"
+	"github.com/joule-ev/joule/internal/session"
 	"github.com/joule-ev/joule/internal/store"
+	"github.com/joule-ev/joule/internal/webhook"
 )
 
 // Deps are what the handlers need.
@@ -29,9 +31,11 @@ type Deps struct {
 	DB       *store.DB
 	Outbox   *events.Outbox
 	CSMS     *csms.Service
+	Sessions *session.Service
 	Jobs     *jobs.Queue
 	Log      *slog.Logger
 	Registry *prometheus.Registry
+	Webhooks *webhook.Service
 	Version  string
 	BaseURL  string // public URL of this server, for links in responses
 }
@@ -91,7 +95,9 @@ func New(d Deps) *Server {
 	s.registerUsers()
 	s.registerNetwork()
 	s.registerRates()
+	s.registerWebhooks()
 	s.registerCommands()
+	s.registerSessions()
 	s.mux.Handle("GET /ocpp/{identity}", d.CSMS)
 
 	authed := s.authenticate(s.idempotency(s.mux))

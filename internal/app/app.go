@@ -16,8 +16,12 @@ import (
 	"github.com/joule-ev/joule/internal/csms"
 	"github.com/joule-ev/joule/internal/events"
 	"github.com/joule-ev/joule/internal/jobs"
+	"github.com/joule-ev/joule/internal/org"
+	"github.com/joule-ev/joule/internal/payments"
 	"github.com/joule-ev/joule/internal/sandbox"
+	"github.com/joule-ev/joule/internal/session"
 	"github.com/joule-ev/joule/internal/store"
+	"github.com/joule-ev/joule/internal/webhook"
 )
 
 // Config is everything `joule serve` can be told.
@@ -34,6 +38,11 @@ type Config struct {
 	OCPPCallTimeout time.Duration
 	// OCPPWatchInterval is how often silent chargers are looked for (default 1s).
 	OCPPWatchInterval time.Duration
+	// NoSandboxChargers keeps the sandbox's virtual chargers from running.
+	NoSandboxChargers bool
+	// AllowPrivateWebhooks lets live-mode webhook endpoints reach loopback and
+	// private addresses (for receivers inside the operator's own network).
+	AllowPrivateWebhooks bool
 }
 
 // App is a running Joule.
@@ -44,6 +53,9 @@ type App struct {
 	Outbox   *events.Outbox
 	API      *api.Server
 	CSMS     *csms.Service
+	Payments *payments.Service
+	Sessions *session.Service
+	Webhooks *webhook.Service
 	Sandbox  sandbox.Result
 	listener net.Listener
 	log      *slog.Logger
@@ -83,7 +95,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	reg := api.NewRegistry()
 	a.CSMS = csms.New(db, a.Outbox, csms.Options{Logger: cfg.Logger, Registry: reg, CallTimeout: cfg.OCPPCallTimeout, WatchInterval: cfg.OCPPWatchInterval})
-	a.API = api.New(api.Deps{DB: db, Outbox: a.Outbox, Jobs: a.Jobs, CSMS: a.CSMS, Log: cfg.Logger, Registry: reg, Version: cfg.Version, BaseURL: cfg.BaseURL})
+	a.Payments = payments.NewService(db, a.Jobs, payments.Options{BaseURL: cfg.BaseURL, Logger: cfg.Logger})
+	a.Sessions = session.New(db, a.Outbox, a.Jobs, a.CSMS, sessionPayments{a.Payments}, session.Options{Logger: cfg.Logger, BaseURL: cfg.BaseURL})
+	a.CSMS.SetHooks(a.Sessions)
+	a.Payments.OnNotification("session", a.Sessions.HandleNotification)
+	a.Webhooks = webhook.New(db, a.Jobs, a.Outbox, reg, webhook.Options{AllowPrivate: cfg.AllowPrivateWebhooks, Logger: cfg.Logger})
+	a.API = api.New(api.Deps{DB: db, Outbox: a.Outbox, Jobs: a.Jobs, CSMS: a.CSMS, Sessions: a.Sessions, Log: cfg.Logger, Registry: reg, Webhooks: a.Webhooks, Version: cfg.Version, BaseURL: cfg.BaseURL})
 	return a, nil
 }
 
@@ -109,22 +126,43 @@ func (a *App) Run(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(a.listener) }()
+	sctx, stopSandbox := context.WithCancel(jctx)
+	if !a.cfg.NoSandboxChargers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sandbox.RunChargers(sctx, a.DB, "ws://"+a.Addr()+"/ocpp", a.log); err != nil && sctx.Err() == nil {
+				a.log.Error("sandbox chargers", "err", err)
+			}
+		}()
+	}
 	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
+		stopSandbox()
 		cancelBase()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(sctx)
 		cancel()
 	}
+	stopSandbox()
 	cancelBase()
 	a.CSMS.Wait()
 	stopJobs()
 	wg.Wait()
+	a.Webhooks.Close() // webhook attempts still in flight are abandoned, as in a crash
 	a.DB.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// sessionPayments gives sessions the payment service and users' saved
+// payment methods.
+type sessionPayments struct{ *payments.Service }
+
+func (sessionPayments) DefaultMethod(ctx context.Context, q store.Querier, p org.Principal, userID string) (string, error) {
+	return "", nil
 }

@@ -36,8 +36,8 @@ type Configurations struct {
 	Currency                    string `json:"currency" pattern:"^[A-Z]{3}$" doc:"ISO 4217 currency of new wallets."`
 	HeartbeatInterval           int    `json:"heartbeat_interval" minimum:"10" doc:"Seconds between heartbeats asked of chargers at boot."`
 	HeartbeatTimeout            int    `json:"heartbeat_timeout" minimum:"3" doc:"Seconds without any message after which a charger is offline."`
-	MeterValueInterval          int    `json:"meter_value_interval" minimum:"5" doc:"MeterValueSampleInterval asked of chargers."`
-	CappedMeterValueInterval    int    `json:"capped_meter_value_interval" minimum:"5" doc:"Shorter sample interval for sessions with a spending cap."`
+	MeterValueInterval          int    `json:"meter_value_interval" minimum:"1" doc:"MeterValueSampleInterval asked of chargers."`
+	CappedMeterValueInterval    int    `json:"capped_meter_value_interval" minimum:"1" doc:"Shorter sample interval for sessions with a spending cap."`
 	AllowAutoRegistration       bool   `json:"allow_auto_registration" doc:"Accept chargers with unknown identities (test mode only)."`
 	DriveSessionType            string `json:"drive_session_type" enum:"postpaid,wallet" doc:"Payment type of sessions started through the Drive API."`
 }
