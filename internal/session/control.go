@@ -129,6 +129,11 @@ func (s *Service) setPause(ctx context.Context, p org.Principal, sessionID strin
 	if err != nil {
 		return nil, err
 	}
+	// Record the request before asking the charger: its confirming status
+	// (SuspendedEVSE, Charging) can arrive before its answer to us.
+	if err := s.markPause(ctx, p, sessionID, pause); err != nil {
+		return nil, err
+	}
 	var req ocpp16.Request
 	if pause {
 		txID := int(*x.TransactionID)
@@ -141,18 +146,24 @@ func (s *Service) setPause(ctx context.Context, p org.Principal, sessionID strin
 		req = &ocpp16.ClearChargingProfileRequest{Id: &pid}
 	}
 	resp, err := s.chargers.Call(ctx, x.Chargestation, req)
+	if err == nil && !accepted(resp) {
+		err = apperr.Newf(apperr.Conflict, "charger_refused", "The charger refused to %s the session", map[bool]string{true: "pause", false: "resume"}[pause])
+	}
 	if err != nil {
+		if pause {
+			_ = s.markPause(context.WithoutCancel(ctx), p, sessionID, false)
+		}
 		return nil, err
 	}
-	if !accepted(resp) {
-		return nil, apperr.Newf(apperr.Conflict, "charger_refused", "The charger refused to %s the session", map[bool]string{true: "pause", false: "resume"}[pause])
-	}
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		if x, err = load(ctx, tx, tx.DB.ForUpdate(), p, sessionID); err != nil {
+	return load(ctx, s.db.Q(), "", p, sessionID)
+}
+
+// markPause records that a pause was (or no longer is) requested.
+func (s *Service) markPause(ctx context.Context, p org.Principal, sessionID string, pause bool) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		x, err := load(ctx, tx, tx.DB.ForUpdate(), p, sessionID)
+		if err != nil || x.PauseRequested == pause || (x.Status != StatusStarted && x.Status != StatusPaused) {
 			return err
-		}
-		if x.Status != StatusStarted && x.Status != StatusPaused {
-			return nil
 		}
 		x.PauseRequested = pause
 		if err := save(ctx, tx, x); err != nil {
@@ -160,10 +171,6 @@ func (s *Service) setPause(ctx context.Context, p org.Principal, sessionID strin
 		}
 		return s.emit(ctx, tx, x, "session.updated")
 	})
-	if err != nil {
-		return nil, err
-	}
-	return x, nil
 }
 
 // accepted reads the status of a charger's answer.
