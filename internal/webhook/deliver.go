@@ -81,8 +81,8 @@ func (s *Service) handle(ctx context.Context, j *jobs.Job) error {
 	}
 	defer s.running.Done() // the attempt counts itself below
 	if !s.disp.acquire(ctx, p.Endpoint, p.Delivery) {
-		return jobs.RetryAfter(fmt.Errorf("webhook: endpoint %s is busy (%d attempts in flight); delivery %s waits",
-			p.Endpoint, s.opt.MaxInFlightPerEndpoint, p.Delivery), s.disp.busyDelay(p.Endpoint, p.Delivery))
+		return jobs.RetryAfter(fmt.Errorf("webhook: no free slot for endpoint %s; delivery %s waits", p.Endpoint, p.Delivery),
+			s.disp.busyDelay(p.Endpoint, p.Delivery))
 	}
 	t, wait, err := s.load(ctx, p.Delivery)
 	switch {
@@ -211,8 +211,11 @@ func (s *Service) run(f *flight, t *target) {
 	defer s.running.Done()
 	r := s.attempt(t, f.deadline)
 	wake := f.exchanged()
-	if s.base.Err() != nil { // Close aborted the attempt: record nothing, as in a crash
+	if s.base.Err() != nil { // Close aborted the attempt: it records nothing
 		f.next, f.err = time.Now(), errClosed
+		if wake { // make the parked job due now, for the next process to take
+			s.requeue(t)
+		}
 		s.disp.finish(f, r.took)
 		return
 	}
@@ -220,6 +223,18 @@ func (s *Service) run(f *flight, t *target) {
 	s.metrics.duration.Observe(r.took.Seconds())
 	s.record(f, t, r, wake)
 	s.disp.finish(f, r.took)
+}
+
+// requeue makes a delivery's parked job due at once.
+func (s *Service) requeue(t *target) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		return s.q.Schedule(ctx, tx, deliverJob(t.delivery, t.endpoint, time.Now()))
+	})
+	if err != nil {
+		s.log.Warn("webhook: requeue an abandoned attempt; it runs after its parking time", "delivery", t.delivery, "err", err)
+	}
 }
 
 // attempt POSTs the event, signed, and reads the answer.

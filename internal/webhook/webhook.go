@@ -12,15 +12,17 @@
 //     together, so a crash can lose neither.
 //  2. A worker of the shared jobs queue claims the job. It never spends long
 //     on it: if the endpoint already has MaxInFlightPerEndpoint attempts in
-//     flight in this process, the job goes back to the table at once
-//     (jobs.RetryAfter, with a delay that grows with the endpoint's queue);
-//     otherwise the HTTP attempt starts in a goroutine of this package's
-//     dispatcher, and the worker waits for it at most holdWorker. A slow
-//     attempt is left running on its own and the job is parked until the
-//     attempt's deadline; when the attempt ends, it records its outcome and
-//     moves the job to the next attempt time (or removes it). So a slow
-//     receiver holds dispatcher goroutines, never the shared workers that
-//     run session timers and payments.
+//     flight in this process, the job goes back to the table (jobs.RetryAfter,
+//     due when a slot should be free given the endpoint's latency and the
+//     deliveries already waiting), unless a fast endpoint frees a slot
+//     within maxSlotWait. Otherwise the HTTP attempt starts in a goroutine of
+//     this package's dispatcher, and the worker waits for it a few times the
+//     endpoint's usual latency, at most holdWorker. A slower attempt is left
+//     running on its own and the job is parked until the attempt's deadline;
+//     when the attempt ends, it records its outcome and moves the job to the
+//     next attempt time (or removes it). So a slow receiver holds dispatcher
+//     goroutines, never the shared workers that run session timers and
+//     payments.
 //  3. The attempt's outcome is recorded in one transaction: the delivery log
 //     row, the delivery's state and next attempt time, and the endpoint's
 //     failure history (which may disable it and emit
@@ -69,8 +71,9 @@ const (
 	// leaving it to run on its own (see dispatcher.hold).
 	holdWorker = 250 * time.Millisecond
 	// recordGrace is added to a parked job's time so that an attempt that ran
-	// to its deadline has time to record its outcome before the job runs again.
-	recordGrace = 10 * time.Second
+	// to its deadline has time to record its outcome (milliseconds, unless
+	// the database stalls) before the job runs again.
+	recordGrace = 5 * time.Second
 	// maxInFlightTotal bounds the attempts (connections) of one process.
 	maxInFlightTotal = 512
 	// retention is how long the delivery log and finished deliveries are kept.
@@ -168,8 +171,8 @@ func New(db *store.DB, q *jobs.Queue, outbox *events.Outbox, reg prometheus.Regi
 
 // Close aborts the attempts in flight and waits for them; call it after the
 // jobs queue has stopped and before the database closes. Aborted attempts
-// record nothing: their jobs come back after their lease or parking time,
-// as after a crash, and the deliveries are attempted again.
+// record nothing and are made again: their parked jobs are made due at
+// once, and jobs still leased come back when the lease lapses.
 func (s *Service) Close() {
 	s.mu.Lock()
 	s.closed = true
