@@ -89,8 +89,11 @@ func installHumaErrors() {
 	huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		p := newProblem(status, "", msg)
 		switch status {
-		case http.StatusBadRequest: // huma answers 400 only when the body cannot be parsed
+		case http.StatusBadRequest: // huma answers 400 when the body is missing or cannot be parsed
 			p.Code = "malformed_json"
+			if strings.Contains(msg, "body is required") {
+				p.Code = "missing_body"
+			}
 		case http.StatusUnprocessableEntity:
 			p.Code = "validation_failed"
 		}

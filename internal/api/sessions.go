@@ -22,6 +22,12 @@ type SessionInput struct {
 	Target    map[string]any `json:"target,omitempty" doc:"Optional targets, e.g. {\"payment_expiry_time\": 600} (seconds) for payment links"`
 }
 
+// RefundInput is the optional body of POST /v1/sessions/{id}/refund.
+type RefundInput struct {
+	Amount int64  `json:"amount,omitempty" minimum:"1" doc:"Cents to refund; default all that is left"`
+	Reason string `json:"reason,omitempty" maxLength:"500"`
+}
+
 // SessionListInput filters GET /v1/sessions.
 type SessionListInput struct {
 	ListParams
@@ -134,6 +140,24 @@ func (s *Server) registerSessions() {
 	huma.Register(s.api, retry, func(ctx context.Context, in *IDPath) (*Body[*session.Session], error) {
 		x, err := s.Sessions.RetryPayment(ctx, principal(ctx), in.ID)
 		return get(ctx, x, err)
+	})
+	refund := op("refund-session", http.MethodPost, "/v1/sessions/{id}/refund", S, "Refund a completed session, in full or in part")
+	refund.DefaultStatus = http.StatusOK
+	refund.Description = "Wallet sessions are refunded to the wallet at once; card sessions through the payment provider " +
+		"(`session.payment.refunded` when done). Pending refunds count against what can still be refunded."
+	huma.Register(s.api, refund, func(ctx context.Context, in *struct {
+		IDPath
+		Body *RefundInput
+	}) (*Body[*session.Session], error) {
+		p := principal(ctx)
+		if in.Body == nil {
+			in.Body = &RefundInput{}
+		}
+		x, err := s.Sessions.Refund(ctx, p, in.ID, in.Body.Amount, in.Body.Reason)
+		if err != nil {
+			return nil, fail(ctx, err)
+		}
+		return one(s.settleWait(ctx, p, x, session.StatusCompleted)), nil
 	})
 	huma.Register(s.api, op("get-session-cdr", http.MethodGet, "/v1/sessions/{id}/cdr", S, "Get the session's CDR (OCPI 2.2.1)"),
 		func(ctx context.Context, in *IDPath) (*Body[json.RawMessage], error) {

@@ -44,6 +44,7 @@ func (s *Service) registerJobs() {
 	s.jobs.Handle(jobCancelAuth, s.cancelAuthJob)
 	s.jobs.Handle(jobExpireCheckout, s.expireCheckoutJob)
 	s.jobs.Handle(jobPaymentExpiry, s.paymentExpiryJob)
+	s.jobs.Handle(jobRefund, s.refundJob)
 }
 
 // remoteStartJob sends RemoteStartTransaction. A charger that refuses fails

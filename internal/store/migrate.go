@@ -51,7 +51,9 @@ func (db *DB) migrator() (*goose.Provider, error) {
 		return nil, err
 	}
 	dialect := database.DialectSQLite3
-	var opts []goose.ProviderOption
+	// Migrations written in parallel may land out of number order; apply a
+	// lower-numbered one that is missing rather than refuse to start.
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	if db.Dialect == Postgres {
 		dialect = database.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker()
