@@ -45,11 +45,11 @@ func (s *Service) OnNotification(purpose string, fn NotificationHandler) {
 	s.handlers[purpose] = fn
 }
 
-// Notify enqueues n for delivery in tx, which is the transaction that records
+// notify enqueues n for delivery in tx, which is the transaction that records
 // the provider's side of the outcome (the sandbox's payment, the Stripe
 // event's de-duplication row): the outcome is delivered if and only if it was
 // recorded. key names the outcome uniquely (e.g. the Stripe event id).
-func (s *Service) Notify(ctx context.Context, tx *store.Tx, key string, n Notification) error {
+func (s *Service) notify(ctx context.Context, tx *store.Tx, key string, n Notification) error {
 	_, err := s.jobs.Enqueue(ctx, tx, jobs.New{Kind: JobNotification, Payload: n, UniqueKey: "notify:" + key})
 	if err != nil {
 		return fmt.Errorf("payments: notify %s: %w", key, err)

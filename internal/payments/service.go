@@ -54,9 +54,9 @@ func NewService(db *store.DB, q *jobs.Queue, opt Options) *Service {
 		opt.Logger = slog.Default()
 	}
 	s := &Service{db: db, jobs: q, log: opt.Logger, handlers: map[string]NotificationHandler{}}
-	s.sandbox = &Sandbox{db: db, notify: s.Notify, baseURL: strings.TrimRight(opt.BaseURL, "/")}
+	s.sandbox = &Sandbox{db: db, notify: s.notify, baseURL: strings.TrimRight(opt.BaseURL, "/")}
 	if opt.Stripe.SecretKey != "" {
-		s.stripe = newStripe(db, opt.Stripe, s.Notify, opt.Logger)
+		s.stripe = newStripe(db, opt.Stripe, s.notify, opt.Logger)
 	}
 	q.Handle(JobNotification, s.deliver)
 	return s
@@ -81,7 +81,7 @@ func (s *Service) Sandbox() *Sandbox { return s.sandbox }
 // webhook endpoint then answers 404).
 func (s *Service) Stripe() *Stripe { return s.stripe }
 
-// check reports a missing amount, currency or key the same way for every
+// checkAmount reports a missing amount, currency or key the same way for every
 // provider, so that a caller's bug never reaches a provider.
 func checkAmount(key string, amount int64, currency string) error {
 	switch {

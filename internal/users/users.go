@@ -35,21 +35,21 @@ type Phone struct {
 
 // User is a driver, in the shape of spec 002.
 type User struct {
-	ID                     string            `json:"_id"`
-	Firstname              string            `json:"firstname"`
-	Lastname               string            `json:"lastname"`
-	Active                 bool              `json:"active"`
-	Address                Address           `json:"address"`
-	Phone                  Phone             `json:"phone"`
-	Email                  string            `json:"email"`
-	FavoriteChargestations []string          `json:"favorite_chargestations"`
-	Wallet                 *wallet.Wallet    `json:"wallet,omitempty"`
-	Role                   string            `json:"role"`
-	PaymentMethods         []any             `json:"payment_methods"`
-	Metadata               map[string]string `json:"metadata"`
-	TestMode               bool              `json:"test_mode"`
-	CreatedAt              time.Time         `json:"createdAt"`
-	UpdatedAt              time.Time         `json:"updatedAt"`
+	ID                     string                 `json:"_id"`
+	Firstname              string                 `json:"firstname"`
+	Lastname               string                 `json:"lastname"`
+	Active                 bool                   `json:"active"`
+	Address                Address                `json:"address"`
+	Phone                  Phone                  `json:"phone"`
+	Email                  string                 `json:"email"`
+	FavoriteChargestations []string               `json:"favorite_chargestations"`
+	Wallet                 *wallet.Wallet         `json:"wallet,omitempty"`
+	Role                   string                 `json:"role"`
+	PaymentMethods         []wallet.PaymentMethod `json:"payment_methods" doc:"Saved cards (display data only), the default first"`
+	Metadata               map[string]string      `json:"metadata"`
+	TestMode               bool                   `json:"test_mode"`
+	CreatedAt              time.Time              `json:"createdAt"`
+	UpdatedAt              time.Time              `json:"updatedAt"`
 }
 
 // Input creates a user; on update, absent fields keep their values.
@@ -105,7 +105,7 @@ func scan(s interface{ Scan(...any) error }) (User, error) {
 	if err := s.Scan(&u.ID, &u.Firstname, &u.Lastname, &u.Email, &u.Active, &u.Role, &addr, &phone, &fav, &meta, &u.TestMode, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return u, err
 	}
-	u.PaymentMethods = []any{}
+	u.PaymentMethods = []wallet.PaymentMethod{}
 	return u, errors.Join(store.FromJSON(addr, &u.Address), store.FromJSON(phone, &u.Phone), store.FromJSON(fav, &u.FavoriteChargestations), store.FromJSON(meta, &u.Metadata))
 }
 
@@ -116,7 +116,7 @@ func (s *Service) Create(ctx context.Context, tx *store.Tx, p org.Principal, in 
 		return User{}, err
 	}
 	now := store.Now()
-	u := User{ID: id.New(), Active: true, Role: "user", FavoriteChargestations: []string{}, PaymentMethods: []any{},
+	u := User{ID: id.New(), Active: true, Role: "user", FavoriteChargestations: []string{}, PaymentMethods: []wallet.PaymentMethod{},
 		Metadata: map[string]string{}, TestMode: p.TestMode, CreatedAt: now, UpdatedAt: now}
 	in.apply(&u)
 	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, org_id, test_mode, firstname, lastname, email, active, role, address, phone,
@@ -144,8 +144,26 @@ func Get(ctx context.Context, q store.Querier, p org.Principal, userID string) (
 	if err != nil {
 		return u, fmt.Errorf("users: get %s: %w", userID, err)
 	}
+	if u.PaymentMethods, err = wallet.ListMethods(ctx, q, p, userID); err != nil {
+		return u, err
+	}
 	u.Wallet, err = wallet.ForUser(ctx, q, p, userID)
 	return u, err
+}
+
+// Touch emits user.updated for a change made elsewhere to what the user
+// object shows (a card saved on a top-up page, a default method changed).
+func (s *Service) Touch(ctx context.Context, tx *store.Tx, p org.Principal, userID string) error {
+	now := store.Now()
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET updated_at = $1 WHERE id = $2 AND org_id = $3 AND test_mode = $4`, now, userID, p.OrgID, p.TestMode); err != nil {
+		return fmt.Errorf("users: touch %s: %w", userID, err)
+	}
+	u, err := Get(ctx, tx, p, userID)
+	if err != nil {
+		return err
+	}
+	_, err = s.Outbox.Emit(ctx, tx, p.OrgID, p.TestMode, "user.updated", "user", u.ID, u)
+	return err
 }
 
 // Update changes the given fields.
@@ -206,8 +224,26 @@ func List(ctx context.Context, q store.Querier, p org.Principal, email, cursor s
 		}
 		out = append(out, u)
 	}
-	if len(out) > limit {
-		return out[:limit], true, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("users: list: %w", err)
 	}
-	return out, false, rows.Err()
+	rows.Close() // free the connection before the next query (q may be a transaction)
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	ids := make([]string, len(out))
+	for i, u := range out {
+		ids[i] = u.ID
+	}
+	methods, err := wallet.MethodsOf(ctx, q, p, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	for i := range out {
+		if ms := methods[out[i].ID]; ms != nil {
+			out[i].PaymentMethods = ms
+		}
+	}
+	return out, more, nil
 }
