@@ -20,6 +20,7 @@ const EventDisabled = "webhook_endpoint.disabled"
 var Catalog = []string{
 	"session.created", "session.started", "session.paused", "session.resumed", "session.ended",
 	"session.completed", "session.canceled", "session.failed", "session.stop_failed", "session.updated",
+	"session.fee_incurring",
 	"session.payment.created", "session.payment.authorized", "session.payment.expired",
 	"session.payment.canceled", "session.payment.captured", "session.payment.refunded",
 	"wallet.updated",

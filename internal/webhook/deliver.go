@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/joule-ev/joule/internal/events"
 	"github.com/joule-ev/joule/internal/id"
 	"github.com/joule-ev/joule/internal/jobs"
 	"github.com/joule-ev/joule/internal/org"
@@ -143,15 +144,15 @@ func (f *flight) verdict() error {
 // wait when the next attempt is not due (the job ran early).
 func (s *Service) load(ctx context.Context, deliveryID string) (*target, time.Duration, error) {
 	t := &target{delivery: deliveryID}
-	var state, status, secret, objectType, data string
+	var state, status, secret, format, objectType, objectID, data string
 	var next, oldExp sql.NullTime
 	var old sql.NullString
 	var created time.Time
 	err := s.db.Q().QueryRowContext(ctx, `SELECT d.org_id, d.test_mode, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
-		e.url, e.status, e.secret, e.old_secret, e.old_secret_expires_at, v.id, v.type, v.object_type, v.data, v.created_at
+		e.url, e.status, e.secret, e.old_secret, e.old_secret_expires_at, e.format, v.id, v.type, v.object_type, v.object_id, v.data, v.created_at
 		FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events v ON v.id = d.event_id
 		WHERE d.id = $1`, deliveryID).Scan(&t.orgID, &t.testMode, &t.endpoint, &state, &t.attempts, &next,
-		&t.url, &status, &secret, &old, &oldExp, &t.eventID, &t.eventType, &objectType, &data, &created)
+		&t.url, &status, &secret, &old, &oldExp, &format, &t.eventID, &t.eventType, &objectType, &objectID, &data, &created)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, 0, nil // the endpoint was deleted with its deliveries
@@ -171,8 +172,19 @@ func (s *Service) load(ctx context.Context, deliveryID string) (*target, time.Du
 	if old.Valid && oldExp.Valid && oldExp.Time.After(time.Now()) {
 		t.secrets = append(t.secrets, old.String)
 	}
-	// The drive format's own body arrives with the Drive API's events; until
-	// then drive endpoints get the platform envelope.
+	if format == FormatDrive && s.opt.Drive.Body != nil {
+		// The Drive API's form ({event, payload}), signed like any body.
+		name, body, err := s.opt.Drive.Body(ctx, s.db.Q(), events.Event{ID: t.eventID, OrgID: t.orgID, TestMode: t.testMode, Type: t.eventType,
+			ObjectType: objectType, ObjectID: objectID, Data: json.RawMessage(data), CreatedAt: created.UTC()})
+		if err != nil {
+			return nil, 0, fmt.Errorf("webhook: drive format of event %s: %w", t.eventID, err)
+		}
+		if name == "" { // e.g. a redelivery of an event with no Drive form
+			return nil, 0, s.cancel(ctx, deliveryID)
+		}
+		t.body = body
+		return t, 0, nil
+	}
 	t.body, err = json.Marshal(envelope{ID: t.eventID, Type: t.eventType, Object: objectType, Data: json.RawMessage(data),
 		CreatedAt: created.UTC(), TestMode: t.testMode})
 	if err != nil {

@@ -129,7 +129,7 @@ func (s *Service) Redeliver(ctx context.Context, p org.Principal, eventID, endpo
 				return apperr.New(apperr.Conflict, "webhook_endpoint_disabled", "The endpoint is disabled; enable it (PATCH disabled=false) before redelivering to it")
 			}
 			eps = []string{ep.ID}
-		} else if eps, err = subscribers(ctx, tx, p.OrgID, p.TestMode, e.Type); err != nil {
+		} else if eps, err = s.subscribers(ctx, tx, e); err != nil {
 			return err
 		}
 		for _, ep := range eps {

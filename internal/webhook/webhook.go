@@ -106,6 +106,25 @@ type Options struct {
 	// business.
 	Client *http.Client
 	Logger *slog.Logger
+	// Drive renders events for endpoints of format drive in the Drive API's
+	// own form (internal/driveapi provides it; this package cannot import
+	// it). Without it, drive endpoints get the platform envelope.
+	Drive DriveFormat
+}
+
+// DriveFormat is the Drive API's event format (spec 003: {event, payload}).
+type DriveFormat struct {
+	// Name is the Drive event (SESSION_STARTED, ...) a platform event stands
+	// for, or "" when it has none. It runs for every event and must be pure.
+	// A platform endpoint subscribed to a Drive name receives the platform
+	// events it stands for, in the platform envelope.
+	Name func(e events.Event) string
+	// Body renders an event for a drive endpoint: its Drive name and body,
+	// or name "" when the event is not for drive endpoints (it has no Drive
+	// form, or concerns a user the app does not know). It runs in the
+	// emitting transaction at fan-out and again for every attempt, and must
+	// render the same body each time.
+	Body func(ctx context.Context, q store.Querier, e events.Event) (name string, body []byte, err error)
 }
 
 // Service manages endpoints and delivers events to them.
@@ -266,7 +285,7 @@ func (s *Service) backlog() float64 {
 
 // fanOut is the outbox hook: it runs inside the emitting transaction.
 func (s *Service) fanOut(ctx context.Context, tx *store.Tx, e events.Event) error {
-	eps, err := subscribers(ctx, tx, e.OrgID, e.TestMode, e.Type)
+	eps, err := s.subscribers(ctx, tx, e)
 	if err != nil {
 		return err
 	}
@@ -278,32 +297,65 @@ func (s *Service) fanOut(ctx context.Context, tx *store.Tx, e events.Event) erro
 	return nil
 }
 
-// subscribers lists the enabled endpoints of an organization and mode
-// subscribed to typ. Both filters are in the query: an event can never reach
-// another tenant's or the other mode's endpoint.
-func subscribers(ctx context.Context, q store.Querier, orgID string, testMode bool, typ string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, enabled_events FROM webhook_endpoints WHERE org_id = $1 AND test_mode = $2 AND status = $3
-		ORDER BY id`, orgID, testMode, StatusEnabled)
+// subscribers lists the enabled endpoints of the event's organization and
+// mode subscribed to it. Both filters are in the query: an event can never
+// reach another tenant's or the other mode's endpoint. A drive endpoint
+// receives only events with a Drive form, when subscribed to the Drive name
+// or to the platform type.
+func (s *Service) subscribers(ctx context.Context, q store.Querier, e events.Event) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, enabled_events, format FROM webhook_endpoints WHERE org_id = $1 AND test_mode = $2 AND status = $3
+		ORDER BY id`, e.OrgID, e.TestMode, StatusEnabled)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: subscribers: %w", err)
 	}
-	defer rows.Close()
-	var out []string
+	type endpoint struct {
+		id, format string
+		enabled    []string
+	}
+	var eps []endpoint
 	for rows.Next() {
-		var epID, raw string
-		if err := rows.Scan(&epID, &raw); err != nil {
+		var ep endpoint
+		var raw string
+		if err := rows.Scan(&ep.id, &raw, &ep.format); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("webhook: subscribers: %w", err)
 		}
-		var enabled []string
-		if err := store.FromJSON(raw, &enabled); err != nil {
+		if err := store.FromJSON(raw, &ep.enabled); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		if subscribed(enabled, typ) {
-			out = append(out, epID)
-		}
+		eps = append(eps, ep)
 	}
+	rows.Close() // before the Drive format queries: q may be a transaction's one connection
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("webhook: subscribers: %w", err)
+	}
+	var out []string
+	var driveName, forDrive string
+	var named, rendered bool
+	for _, ep := range eps {
+		if ep.format == FormatDrive && s.opt.Drive.Body != nil {
+			if !rendered {
+				if forDrive, _, err = s.opt.Drive.Body(ctx, q, e); err != nil {
+					return nil, fmt.Errorf("webhook: drive format of %s: %w", e.ID, err)
+				}
+				rendered = true
+			}
+			if forDrive != "" && (subscribed(ep.enabled, forDrive) || subscribed(ep.enabled, e.Type)) {
+				out = append(out, ep.id)
+			}
+			continue
+		}
+		if subscribed(ep.enabled, e.Type) {
+			out = append(out, ep.id)
+			continue
+		}
+		if !named && s.opt.Drive.Name != nil {
+			driveName, named = s.opt.Drive.Name(e), true
+		}
+		if driveName != "" && subscribed(ep.enabled, driveName) {
+			out = append(out, ep.id)
+		}
 	}
 	return out, nil
 }
