@@ -12,6 +12,7 @@ import (
 
 	"github.com/joule-ev/joule/internal/app"
 	"github.com/joule-ev/joule/internal/org"
+	"github.com/joule-ev/joule/internal/payments"
 	"github.com/joule-ev/joule/internal/store"
 )
 
@@ -25,6 +26,9 @@ type serveCmd struct {
 	JobWorkers          int           `name:"job-workers" env:"JOULE_JOB_WORKERS" default:"16" help:"Concurrent background jobs in this process."`
 	JobPoll             time.Duration `name:"job-poll" env:"JOULE_JOB_POLL" default:"250ms" help:"How often to look for due jobs."`
 	NoSandboxChargers   bool          `name:"no-sandbox-chargers" env:"JOULE_NO_SANDBOX_CHARGERS" help:"Do not run the sandbox's virtual chargers."`
+	StripeSecretKey     string        `name:"stripe-secret-key" env:"JOULE_STRIPE_SECRET_KEY" help:"Stripe secret key for live-mode payments (test mode always uses the sandbox provider)."`
+	StripeWebhookSecret string        `name:"stripe-webhook-secret" env:"JOULE_STRIPE_WEBHOOK_SECRET" help:"Signing secret (whsec_...) of the Stripe webhook endpoint <base-url>/webhooks/stripe."`
+	StripeAPIURL        string        `name:"stripe-api-url" env:"JOULE_STRIPE_API_URL" help:"Stripe API base URL (for stripe-mock); default https://api.stripe.com."`
 	WebhookAllowPrivate bool          `name:"webhook-allow-private" env:"JOULE_WEBHOOK_ALLOW_PRIVATE" help:"Let live-mode webhook endpoints reach loopback, private and link-local addresses (receivers inside your own network). Off by default: it guards against SSRF."`
 }
 
@@ -44,7 +48,8 @@ func (c *serveCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, app.Config{DatabaseURL: c.DatabaseURL, Addr: c.Addr, BaseURL: c.BaseURL, SandboxKey: c.SandboxKey,
-		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll, NoSandboxChargers: c.NoSandboxChargers, AllowPrivateWebhooks: c.WebhookAllowPrivate})
+		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll, NoSandboxChargers: c.NoSandboxChargers, AllowPrivateWebhooks: c.WebhookAllowPrivate,
+		Stripe: payments.StripeConfig{SecretKey: c.StripeSecretKey, WebhookSecret: c.StripeWebhookSecret, APIURL: c.StripeAPIURL}})
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,10 @@ import (
 	"github.com/joule-ev/joule/internal/events"
 	"github.com/joule-ev/joule/internal/jobs"
 	"github.com/joule-ev/joule/internal/org"
+	"github.com/joule-ev/joule/internal/payments"
 	"github.com/joule-ev/joule/internal/session"
 	"github.com/joule-ev/joule/internal/store"
+	"github.com/joule-ev/joule/internal/wallet"
 	"github.com/joule-ev/joule/internal/webhook"
 )
 
@@ -38,6 +40,10 @@ type Deps struct {
 	Webhooks *webhook.Service
 	Version  string
 	BaseURL  string // public URL of this server, for links in responses
+	Payments *payments.Service
+	Wallets  *wallet.Service
+	// Pages serves the hosted payment pages (/pay/...) and Stripe's webhooks.
+	Pages http.Handler
 }
 
 // Server is the HTTP front of Joule.
@@ -52,6 +58,9 @@ type Server struct {
 	mux     *http.ServeMux
 	api     huma.API
 	handler http.Handler
+	// drive serves /drive/v1/ behind the Drive API's own authentication
+	// (x-api-key, internal/driveapi); set by MountDrive.
+	drive http.Handler
 }
 
 func init() { installHumaErrors() }
@@ -97,6 +106,13 @@ func New(d Deps) *Server {
 	s.registerRates()
 	s.registerWebhooks()
 	s.registerCommands()
+	s.registerWallets()
+	s.registerTopUps()
+	s.registerPaymentMethods()
+	if d.Pages != nil {
+		s.mux.Handle("/pay/", d.Pages)
+		s.mux.Handle("POST /webhooks/stripe", d.Pages)
+	}
 	s.registerSessions()
 	s.mux.Handle("GET /ocpp/{identity}", d.CSMS)
 
@@ -104,6 +120,14 @@ func New(d Deps) *Server {
 	s.handler = s.observe(limitBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
 			authed.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/drive/v1/") {
+			if s.drive == nil { // never reach its operations unauthenticated
+				writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", "The Drive API is not enabled on this server"))
+				return
+			}
+			s.drive.ServeHTTP(w, r)
 			return
 		}
 		s.mux.ServeHTTP(w, r)
@@ -117,6 +141,24 @@ func (s *Server) API() huma.API { return s.api }
 
 // Mux is the router, for non-JSON routes (OCPP websockets, hosted pages).
 func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// MountDrive routes /drive/v1/ through auth (the Drive API's x-api-key
+// check, which sets the principal with WithPrincipal), then Idempotency-Key
+// handling and the router, as /v1/ goes through Bearer keys. The Drive API
+// registers its operations on API(); call this before serving.
+func (s *Server) MountDrive(auth func(http.Handler) http.Handler) {
+	s.drive = auth(s.idempotency(s.mux))
+}
+
+// Authenticate resolves an API key as Bearer authentication does (same
+// cache), for the Drive API's x-api-key.
+func (s *Server) Authenticate(ctx context.Context, secret string) (org.Principal, error) {
+	return s.auth.Authenticate(ctx, secret)
+}
+
+// Fail turns a domain error into a problem document, for operations and
+// middleware of other packages (the Drive API).
+func Fail(ctx context.Context, err error) error { return fail(ctx, err) }
 
 // ServeHTTP serves every route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

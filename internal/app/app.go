@@ -14,6 +14,7 @@ import (
 
 	"github.com/joule-ev/joule/internal/api"
 	"github.com/joule-ev/joule/internal/csms"
+	"github.com/joule-ev/joule/internal/driveapi"
 	"github.com/joule-ev/joule/internal/events"
 	"github.com/joule-ev/joule/internal/jobs"
 	"github.com/joule-ev/joule/internal/org"
@@ -21,6 +22,9 @@ import (
 	"github.com/joule-ev/joule/internal/sandbox"
 	"github.com/joule-ev/joule/internal/session"
 	"github.com/joule-ev/joule/internal/store"
+	"github.com/joule-ev/joule/internal/users"
+	"github.com/joule-ev/joule/internal/wallet"
+	"github.com/joule-ev/joule/internal/web"
 	"github.com/joule-ev/joule/internal/webhook"
 )
 
@@ -38,6 +42,9 @@ type Config struct {
 	OCPPCallTimeout time.Duration
 	// OCPPWatchInterval is how often silent chargers are looked for (default 1s).
 	OCPPWatchInterval time.Duration
+	// Stripe is the live payment provider; without a secret key live
+	// payments fail with payment_provider_not_configured.
+	Stripe payments.StripeConfig
 	// NoSandboxChargers keeps the sandbox's virtual chargers from running.
 	NoSandboxChargers bool
 	// AllowPrivateWebhooks lets live-mode webhook endpoints reach loopback and
@@ -54,6 +61,7 @@ type App struct {
 	API      *api.Server
 	CSMS     *csms.Service
 	Payments *payments.Service
+	Wallets  *wallet.Service
 	Sessions *session.Service
 	Webhooks *webhook.Service
 	Sandbox  sandbox.Result
@@ -95,12 +103,17 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	reg := api.NewRegistry()
 	a.CSMS = csms.New(db, a.Outbox, csms.Options{Logger: cfg.Logger, Registry: reg, CallTimeout: cfg.OCPPCallTimeout, WatchInterval: cfg.OCPPWatchInterval})
-	a.Payments = payments.NewService(db, a.Jobs, payments.Options{BaseURL: cfg.BaseURL, Logger: cfg.Logger})
-	a.Sessions = session.New(db, a.Outbox, a.Jobs, a.CSMS, sessionPayments{a.Payments}, session.Options{Logger: cfg.Logger, BaseURL: cfg.BaseURL})
+	a.Payments = payments.NewService(db, a.Jobs, payments.Options{BaseURL: cfg.BaseURL, Stripe: cfg.Stripe, Logger: cfg.Logger})
+	a.Wallets = wallet.NewService(db, a.Outbox, a.Jobs, a.Payments, wallet.Options{BaseURL: cfg.BaseURL, Logger: cfg.Logger,
+		UserUpdated: (&users.Service{Outbox: a.Outbox}).Touch})
+	a.Sessions = session.New(db, a.Outbox, a.Jobs, a.CSMS, sessionPayments{a.Payments, a.Wallets}, session.Options{Logger: cfg.Logger, BaseURL: cfg.BaseURL})
 	a.CSMS.SetHooks(a.Sessions)
 	a.Payments.OnNotification("session", a.Sessions.HandleNotification)
-	a.Webhooks = webhook.New(db, a.Jobs, a.Outbox, reg, webhook.Options{AllowPrivate: cfg.AllowPrivateWebhooks, Logger: cfg.Logger})
-	a.API = api.New(api.Deps{DB: db, Outbox: a.Outbox, Jobs: a.Jobs, CSMS: a.CSMS, Sessions: a.Sessions, Log: cfg.Logger, Registry: reg, Webhooks: a.Webhooks, Version: cfg.Version, BaseURL: cfg.BaseURL})
+	a.Webhooks = webhook.New(db, a.Jobs, a.Outbox, reg, webhook.Options{AllowPrivate: cfg.AllowPrivateWebhooks, Logger: cfg.Logger,
+		Drive: webhook.DriveFormat{Name: driveapi.EventName, Body: driveapi.WebhookBody}})
+	a.API = api.New(api.Deps{DB: db, Outbox: a.Outbox, Jobs: a.Jobs, CSMS: a.CSMS, Sessions: a.Sessions, Log: cfg.Logger, Registry: reg, Webhooks: a.Webhooks, Version: cfg.Version, BaseURL: cfg.BaseURL,
+		Payments: a.Payments, Wallets: a.Wallets, Pages: web.New(db, a.Payments, cfg.Logger)})
+	driveapi.Mount(a.API, driveapi.Deps{DB: db, Sessions: a.Sessions, Users: &users.Service{Outbox: a.Outbox}, Log: cfg.Logger})
 	return a, nil
 }
 
@@ -159,10 +172,18 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// sessionPayments gives sessions the payment service and users' saved
-// payment methods.
-type sessionPayments struct{ *payments.Service }
+// sessionPayments gives sessions the payment service, users' saved payment
+// methods and the wallet bookkeeping after a hold, capture or release.
+type sessionPayments struct {
+	*payments.Service
+	wallets *wallet.Service
+}
 
-func (sessionPayments) DefaultMethod(ctx context.Context, q store.Querier, p org.Principal, userID string) (string, error) {
-	return "", nil
+func (sessionPayments) DefaultMethod(ctx context.Context, q store.Querier, p org.Principal, userID string) (payments.Method, error) {
+	m, _, err := wallet.DefaultMethod(ctx, q, p, userID)
+	return m.Method(), err
+}
+
+func (sp sessionPayments) AfterWalletChange(ctx context.Context, tx *store.Tx, walletID string) error {
+	return sp.wallets.AfterChange(ctx, tx, walletID)
 }

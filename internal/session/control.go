@@ -203,7 +203,7 @@ func (s *Service) RetryPayment(ctx context.Context, p org.Principal, sessionID s
 		if err != nil {
 			return err
 		}
-		x.Payment.Status, x.Payment.paymentMethod, x.Payment.FailureCode, x.Payment.FailureMessage = PayPending, method, "", ""
+		x.Payment.Status, x.Payment.paymentMethod, x.Payment.customer, x.Payment.FailureCode, x.Payment.FailureMessage = PayPending, method.Token, method.Customer, "", ""
 		x.Payment.attempts++
 		if err := save(ctx, tx, x); err != nil {
 			return err

@@ -123,11 +123,11 @@ func (s *Service) localStart(ctx context.Context, tx *store.Tx, st *network.Char
 	x := &Session{ID: id.New(), OrgID: p.OrgID, TestMode: p.TestMode, Type: TypePostpaid, User: key.User, Chargestation: st.ID, Connector: conn.ID,
 		Rate: rateID, Status: StatusStarted, Target: map[string]any{}, ChargingKeyType: key.Type, TransactionID: &t.ID, StartedAt: &started,
 		CreatedAt: now, UpdatedAt: now, tariff: tariffJSON, timezone: loc.Timezone, currency: currency, idTag: t.IDTag}
-	method, err := s.defaultMethod(ctx, tx, p, key.User)
-	if err != nil {
-		method = "" // live user without a card: the session is recorded and ends in debt
-	}
-	x.Payment = &Payment{ID: id.New(), Session: x.ID, Type: "card", Status: PayPending, Currency: lower(currency), paymentMethod: method, CreatedAt: now, UpdatedAt: now}
+	// A live user without a card still gets the session recorded; its
+	// charge fails and it ends in debt.
+	method, _ := s.defaultMethod(ctx, tx, p, key.User)
+	x.Payment = &Payment{ID: id.New(), Session: x.ID, Type: "card", Status: PayPending, Currency: lower(currency), paymentMethod: method.Token,
+		customer: method.Customer, CreatedAt: now, UpdatedAt: now}
 	if err := insert(ctx, tx, x); err != nil {
 		return err
 	}

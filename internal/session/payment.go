@@ -40,7 +40,7 @@ func chargeRequest(x *Session, key string) payments.ChargeRequest {
 	if x.Cost.Amount != nil {
 		amount = *x.Cost.Amount
 	}
-	return payments.ChargeRequest{IdempotencyKey: key, OrgID: x.OrgID, TestMode: x.TestMode, Customer: x.User, PaymentMethod: x.Payment.paymentMethod,
+	return payments.ChargeRequest{IdempotencyKey: key, OrgID: x.OrgID, TestMode: x.TestMode, Customer: x.Payment.customer, PaymentMethod: x.Payment.paymentMethod,
 		Amount: amount, Currency: upper(x.currency), CaptureMethod: payments.CaptureAutomatic, Description: "Charging session " + x.ID,
 		Purpose: "session", Reference: x.ID}
 }

@@ -27,11 +27,17 @@ type Chargers interface {
 	Call(ctx context.Context, stationID string, req ocpp16.Request) (any, error)
 }
 
-// Payments gives sessions a payment provider for a mode and a user's
-// default saved payment method.
+// Payments gives sessions a payment provider for a mode, a user's default
+// saved payment method, and the wallet bookkeeping that follows a change of
+// a wallet's balance.
 type Payments interface {
 	Provider(testMode bool) (payments.Provider, error)
-	DefaultMethod(ctx context.Context, q store.Querier, p org.Principal, userID string) (string, error)
+	// DefaultMethod is the user's default saved method (zero Token if none).
+	DefaultMethod(ctx context.Context, q store.Querier, p org.Principal, userID string) (payments.Method, error)
+	// AfterWalletChange runs in the transaction that held, posted or
+	// released money of a wallet: wallet.updated, and an automatic top-up
+	// when the balance fell below its threshold.
+	AfterWalletChange(ctx context.Context, tx *store.Tx, walletID string) error
 }
 
 // Service runs sessions.
@@ -151,7 +157,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in 
 		if err != nil {
 			return nil, err
 		}
-		pay.Type, pay.Status, pay.paymentMethod = "card", PayPending, method
+		pay.Type, pay.Status, pay.paymentMethod, pay.customer = "card", PayPending, method.Token, method.Customer
 	case TypeWallet:
 		if paymentEvents, err = s.holdWallet(ctx, tx, p, x, cfg); err != nil {
 			return nil, err
@@ -189,19 +195,19 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in 
 // defaultMethod picks the saved method a postpaid session is charged to.
 // In test mode a user without one is charged to the sandbox's test card, so
 // the stage-environment guide of spec 003 works as written (DESIGN §6).
-func (s *Service) defaultMethod(ctx context.Context, tx *store.Tx, p org.Principal, userID string) (string, error) {
-	var method string
+func (s *Service) defaultMethod(ctx context.Context, tx *store.Tx, p org.Principal, userID string) (payments.Method, error) {
+	var method payments.Method
 	if s.payments != nil {
 		var err error
 		if method, err = s.payments.DefaultMethod(ctx, tx, p, userID); err != nil {
-			return "", err
+			return method, err
 		}
 	}
-	if method == "" {
+	if method.Token == "" {
 		if !p.TestMode {
-			return "", apperr.New(apperr.NotAllowed, "no_payment_method", "User does not have a payment method")
+			return method, apperr.New(apperr.NotAllowed, "no_payment_method", "User does not have a payment method")
 		}
-		method = "pm_card_visa"
+		method.Token = "pm_card_visa"
 	}
 	return method, nil
 }
@@ -252,7 +258,12 @@ func lockAccount(ctx context.Context, tx *store.Tx, accountID string) (ledger.Ac
 	return ledger.GetAccount(ctx, tx, accountID)
 }
 
+// walletUpdated follows a change of a wallet's balance or holds: the wallet
+// service emits wallet.updated and tops the wallet up if it is configured to.
 func (s *Service) walletUpdated(ctx context.Context, tx *store.Tx, p org.Principal, walletID string) error {
+	if s.payments != nil {
+		return s.payments.AfterWalletChange(ctx, tx, walletID)
+	}
 	w, err := wallet.Get(ctx, tx, p, walletID)
 	if err != nil {
 		return err

@@ -153,6 +153,7 @@ type Payment struct {
 	providerPaymentID  string
 	providerCheckoutID string
 	paymentMethod      string
+	customer           string // the provider's customer of paymentMethod
 	attempts           int
 }
 
@@ -273,14 +274,14 @@ func save(ctx context.Context, tx *store.Tx, x *Session) error {
 }
 
 const paymentCols = `id, session_id, type, status, currency, authorized_amount, captured_amount, refunded_amount, url, provider,
-	provider_payment_id, provider_checkout_id, payment_method, attempts, failure_code, failure_message, expires_at, created_at, updated_at`
+	provider_payment_id, provider_checkout_id, payment_method, attempts, failure_code, failure_message, expires_at, created_at, updated_at, customer`
 
 func loadPayment(ctx context.Context, q store.Querier, sessionID string) (*Payment, error) {
 	var p Payment
 	var exp sql.NullTime
 	err := q.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM session_payments WHERE session_id = $1`, sessionID).Scan(&p.ID, &p.Session, &p.Type,
 		&p.Status, &p.Currency, &p.AuthorizedAmount, &p.CapturedAmount, &p.RefundedAmount, &p.URL, &p.Provider, &p.providerPaymentID,
-		&p.providerCheckoutID, &p.paymentMethod, &p.attempts, &p.FailureCode, &p.FailureMessage, &exp, &p.CreatedAt, &p.UpdatedAt)
+		&p.providerCheckoutID, &p.paymentMethod, &p.attempts, &p.FailureCode, &p.FailureMessage, &exp, &p.CreatedAt, &p.UpdatedAt, &p.customer)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -296,10 +297,10 @@ func loadPayment(ctx context.Context, q store.Querier, sessionID string) (*Payme
 }
 
 func insertPayment(ctx context.Context, tx *store.Tx, p *Payment) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO session_payments (`+paymentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO session_payments (`+paymentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`,
 		p.ID, p.Session, p.Type, p.Status, p.Currency, p.AuthorizedAmount, p.CapturedAmount, p.RefundedAmount, p.URL, p.Provider,
 		p.providerPaymentID, p.providerCheckoutID, p.paymentMethod, p.attempts, p.FailureCode, p.FailureMessage, store.NullTime(p.ExpiresAt),
-		p.CreatedAt, p.UpdatedAt)
+		p.CreatedAt, p.UpdatedAt, p.customer)
 	if err != nil {
 		return fmt.Errorf("session: insert payment: %w", err)
 	}
@@ -310,9 +311,9 @@ func savePayment(ctx context.Context, tx *store.Tx, p *Payment) error {
 	p.UpdatedAt = store.Now()
 	_, err := tx.ExecContext(ctx, `UPDATE session_payments SET status = $1, authorized_amount = $2, captured_amount = $3, refunded_amount = $4,
 		url = $5, provider = $6, provider_payment_id = $7, provider_checkout_id = $8, payment_method = $9, attempts = $10, failure_code = $11,
-		failure_message = $12, expires_at = $13, updated_at = $14 WHERE id = $15`,
+		failure_message = $12, expires_at = $13, updated_at = $14, customer = $15 WHERE id = $16`,
 		p.Status, p.AuthorizedAmount, p.CapturedAmount, p.RefundedAmount, p.URL, p.Provider, p.providerPaymentID, p.providerCheckoutID,
-		p.paymentMethod, p.attempts, p.FailureCode, p.FailureMessage, store.NullTime(p.ExpiresAt), p.UpdatedAt, p.ID)
+		p.paymentMethod, p.attempts, p.FailureCode, p.FailureMessage, store.NullTime(p.ExpiresAt), p.UpdatedAt, p.customer, p.ID)
 	if err != nil {
 		return fmt.Errorf("session: save payment %s: %w", p.ID, err)
 	}
