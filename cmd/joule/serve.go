@@ -26,6 +26,7 @@ type serveCmd struct {
 	JobWorkers          int           `name:"job-workers" env:"JOULE_JOB_WORKERS" default:"16" help:"Concurrent background jobs in this process."`
 	JobPoll             time.Duration `name:"job-poll" env:"JOULE_JOB_POLL" default:"250ms" help:"How often to look for due jobs."`
 	NoSandboxChargers   bool          `name:"no-sandbox-chargers" env:"JOULE_NO_SANDBOX_CHARGERS" help:"Do not run the sandbox's virtual chargers."`
+	TestFaultRate       float64       `name:"test-payments-fault-rate" env:"JOULE_TEST_PAYMENTS_FAULT_RATE" default:"0" help:"Make this share (0-1) of test-mode payment provider calls fail, for resilience testing. Live mode is never affected."`
 	StripeSecretKey     string        `name:"stripe-secret-key" env:"JOULE_STRIPE_SECRET_KEY" help:"Stripe secret key for live-mode payments (test mode always uses the sandbox provider)."`
 	StripeWebhookSecret string        `name:"stripe-webhook-secret" env:"JOULE_STRIPE_WEBHOOK_SECRET" help:"Signing secret (whsec_...) of the Stripe webhook endpoint <base-url>/webhooks/stripe."`
 	StripeAPIURL        string        `name:"stripe-api-url" env:"JOULE_STRIPE_API_URL" help:"Stripe API base URL (for stripe-mock); default https://api.stripe.com."`
@@ -48,7 +49,7 @@ func (c *serveCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, app.Config{DatabaseURL: c.DatabaseURL, Addr: c.Addr, BaseURL: c.BaseURL, SandboxKey: c.SandboxKey,
-		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll, NoSandboxChargers: c.NoSandboxChargers, AllowPrivateWebhooks: c.WebhookAllowPrivate,
+		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll, NoSandboxChargers: c.NoSandboxChargers, TestPaymentsFaultRate: c.TestFaultRate, AllowPrivateWebhooks: c.WebhookAllowPrivate,
 		Stripe: payments.StripeConfig{SecretKey: c.StripeSecretKey, WebhookSecret: c.StripeWebhookSecret, APIURL: c.StripeAPIURL}})
 	if err != nil {
 		return err

@@ -40,12 +40,22 @@ func Each(t *testing.T, fn func(t *testing.T, j *Joule)) {
 // Start runs Joule on dsn until the test ends.
 func Start(t testing.TB, dsn string) *Joule {
 	t.Helper()
+	return StartWith(t, dsn, nil)
+}
+
+// StartWith is Start with the configuration adjusted by configure.
+func StartWith(t testing.TB, dsn string, configure func(*app.Config)) *Joule {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	a, err := app.New(ctx, app.Config{DatabaseURL: dsn, Addr: "127.0.0.1:0", Version: "test", Logger: log, JobPoll: 20 * time.Millisecond})
+	cfg := app.Config{DatabaseURL: dsn, Addr: "127.0.0.1:0", Version: "test", Logger: log, JobPoll: 20 * time.Millisecond}
+	if configure != nil {
+		configure(&cfg)
+	}
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

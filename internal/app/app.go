@@ -45,6 +45,9 @@ type Config struct {
 	// Stripe is the live payment provider; without a secret key live
 	// payments fail with payment_provider_not_configured.
 	Stripe payments.StripeConfig
+	// TestPaymentsFaultRate makes that share of test-mode payment provider
+	// calls fail (resilience and chaos tests; see payments.Faulty).
+	TestPaymentsFaultRate float64
 	// NoSandboxChargers keeps the sandbox's virtual chargers from running.
 	NoSandboxChargers bool
 	// AllowPrivateWebhooks lets live-mode webhook endpoints reach loopback and
@@ -103,7 +106,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	reg := api.NewRegistry()
 	a.CSMS = csms.New(db, a.Outbox, csms.Options{Logger: cfg.Logger, Registry: reg, CallTimeout: cfg.OCPPCallTimeout, WatchInterval: cfg.OCPPWatchInterval})
-	a.Payments = payments.NewService(db, a.Jobs, payments.Options{BaseURL: cfg.BaseURL, Stripe: cfg.Stripe, Logger: cfg.Logger})
+	a.Payments = payments.NewService(db, a.Jobs, payments.Options{BaseURL: cfg.BaseURL, Stripe: cfg.Stripe, Logger: cfg.Logger,
+		TestFaultRate: cfg.TestPaymentsFaultRate, FaultSeed: uint64(time.Now().UnixNano())})
 	a.Wallets = wallet.NewService(db, a.Outbox, a.Jobs, a.Payments, wallet.Options{BaseURL: cfg.BaseURL, Logger: cfg.Logger,
 		UserUpdated: (&users.Service{Outbox: a.Outbox}).Touch})
 	a.Sessions = session.New(db, a.Outbox, a.Jobs, a.CSMS, sessionPayments{a.Payments, a.Wallets}, session.Options{Logger: cfg.Logger, BaseURL: cfg.BaseURL})

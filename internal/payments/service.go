@@ -19,6 +19,11 @@ type Options struct {
 	BaseURL string
 	Stripe  StripeConfig
 	Logger  *slog.Logger
+	// TestFaultRate makes that share of the sandbox provider's calls fail
+	// (see Faulty), for resilience tests and the chaos test. Live mode is
+	// never affected.
+	TestFaultRate float64
+	FaultSeed     uint64
 }
 
 // StripeConfig configures the live provider. Without a SecretKey live mode has
@@ -42,7 +47,8 @@ type Service struct {
 	jobs    *jobs.Queue
 	log     *slog.Logger
 	sandbox *Sandbox
-	stripe  *Stripe // nil when live mode is not configured
+	test    Provider // the sandbox, or the sandbox behind Faulty
+	stripe  *Stripe  // nil when live mode is not configured
 
 	mu       sync.RWMutex
 	handlers map[string]NotificationHandler
@@ -55,6 +61,10 @@ func NewService(db *store.DB, q *jobs.Queue, opt Options) *Service {
 	}
 	s := &Service{db: db, jobs: q, log: opt.Logger, handlers: map[string]NotificationHandler{}}
 	s.sandbox = &Sandbox{db: db, notify: s.notify, baseURL: strings.TrimRight(opt.BaseURL, "/")}
+	s.test = s.sandbox
+	if opt.TestFaultRate > 0 {
+		s.test = NewFaulty(s.sandbox, opt.TestFaultRate, opt.FaultSeed)
+	}
 	if opt.Stripe.SecretKey != "" {
 		s.stripe = newStripe(db, opt.Stripe, s.notify, opt.Logger)
 	}
@@ -66,12 +76,28 @@ func NewService(db *store.DB, q *jobs.Queue, opt Options) *Service {
 // sandbox; live mode uses Stripe when configured, else ErrNotConfigured.
 func (s *Service) Provider(testMode bool) (Provider, error) {
 	if testMode {
-		return s.sandbox, nil
+		return s.test, nil
 	}
 	if s.stripe == nil {
 		return nil, ErrNotConfigured
 	}
 	return s.stripe, nil
+}
+
+// Faults reports the faults injected into test-mode calls so far, by kind
+// (nil when fault injection is off).
+func (s *Service) Faults() map[string]int {
+	f, ok := s.test.(*Faulty)
+	if !ok {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.Injected))
+	for k, v := range f.Injected {
+		out[k] = v
+	}
+	return out
 }
 
 // Sandbox is the test-mode provider, for its hosted pages.
