@@ -93,9 +93,8 @@ func Mount(s *api.Server, d Deps) *Drive {
 // op describes a Drive operation: tagged apart from the Platform API and
 // secured by x-api-key instead of Bearer keys.
 func op(id, method, path, tag, summary, description string) huma.Operation {
-	o := huma.Operation{OperationID: "drive-" + id, Method: method, Path: Prefix + path, Tags: []string{"Drive API: " + tag},
+	return huma.Operation{OperationID: "drive-" + id, Method: method, Path: Prefix + path, Tags: []string{"Drive API: " + tag},
 		Summary: summary, Description: description, Security: []map[string][]string{{securityScheme: {}}}, DefaultStatus: http.StatusOK}
-	return o
 }
 
 // authenticate resolves the x-api-key header to a principal, with the same

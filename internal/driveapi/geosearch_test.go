@@ -294,15 +294,23 @@ func manyLocations(t testing.TB, db *store.DB, p org.Principal, n int) map[strin
 		pts[lid] = pt
 		ids = append(ids, lid)
 	}
-	// Rows per INSERT: modernc SQLite binds parameters slowly in very long
-	// statements, so its batches stay small; PostgreSQL pays per round trip.
-	batch := 500
-	if db.Dialect == store.SQLite {
-		batch = 25
-	}
 	addr, hours := store.JSON(network.Address{StreetAndNumber: "S 1", City: "C", Country: "POL"}), store.JSON(network.OpeningTimes{TwentyFourSeven: true})
 	now := store.Now()
 	err := db.InTx(ctx, func(tx *store.Tx) error {
+		if db.Dialect == store.SQLite {
+			// One statement reading a JSON array: modernc SQLite binds
+			// parameters slowly (very slowly under -race), so rows are not
+			// sent one parameter at a time.
+			rows := make([][3]any, len(ids))
+			for i, lid := range ids {
+				rows[i] = [3]any{lid, pts[lid].Lat, pts[lid].Lng}
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO locations (id, org_id, test_mode, name, address, latitude, longitude, timezone, opening_times,
+				created_at, updated_at) SELECT value->>0, $1, $2, 'L' || (value->>0), $3, value->>1, value->>2, 'UTC', $4, $5, $5 FROM json_each($6)`,
+				p.OrgID, p.TestMode, addr, hours, now, store.JSON(rows))
+			return err
+		}
+		const batch = 500
 		for start := 0; start < len(ids); start += batch {
 			chunk := ids[start:min(start+batch, len(ids))]
 			var vals []string

@@ -207,9 +207,8 @@ func (a *Drive) cooldown(ctx context.Context, p org.Principal, connectorID strin
 		a.Log.Warn("driveapi: cooldown start time", "err", err)
 	}
 	wait = min(max(wait, 1), max(cooldownSeconds, 1))
-	e, _ := apperr.As(cause)
 	var prob *api.Problem
-	if !errors.As(fail(ctx, apperr.Newf(apperr.Conflict, e.Code,
+	if !errors.As(fail(ctx, apperr.Newf(apperr.Conflict, "connector_cooldown",
 		"A session was started on this connector less than %d seconds ago; new starts on it are blocked for that long. Retry in %d s.",
 		cooldownSeconds, wait)), &prob) {
 		return fail(ctx, cause)

@@ -3,7 +3,9 @@ package driveapi_test
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/joule-ev/joule/internal/apitest"
@@ -76,9 +78,31 @@ func TestUsers(t *testing.T) {
 		if ju["email"] != "b@example.com" || ju["metadata"].(map[string]any)["drive_user_id"] != "user-42@app" || ju["wallet"] == nil {
 			t.Fatalf("joule user %v", ju)
 		}
+		// Concurrent first registrations of one id make one user.
+		var wg sync.WaitGroup
+		codes := make([]int, 8)
+		ids := make([]string, 8)
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := d.do(t, "POST", "/drive/v1/users", map[string]any{"id": "racer"})
+				codes[i] = r.Status
+				var u map[string]any
+				if json.Unmarshal(r.Body, &u) == nil {
+					ids[i], _ = u["jouleUserId"].(string)
+				}
+			}()
+		}
+		wg.Wait()
+		slices.Sort(codes)
+		slices.Sort(ids)
+		if distinct := slices.Compact(slices.Clone(ids)); codes[0] != 200 || codes[6] != 200 || codes[7] != 201 || len(distinct) != 1 || distinct[0] == "" {
+			t.Fatalf("concurrent registrations: %v %v", codes, ids)
+		}
 		var n int
-		if err := j.App.DB.Q().QueryRowContext(t.Context(), `SELECT count(*) FROM users`).Scan(&n); err != nil || n != 1 {
-			t.Fatalf("%d users (%v): registering twice made two", n, err)
+		if err := j.App.DB.Q().QueryRowContext(t.Context(), `SELECT count(*) FROM users`).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d users (%v), want 2: registering again made more", n, err)
 		}
 
 		// Charging keys: the virtual key, and an RFID card once it has one.
