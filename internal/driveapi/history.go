@@ -2,19 +2,15 @@ package driveapi
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/joule-ev/joule/internal/apperr"
 	"github.com/joule-ev/joule/internal/org"
-	"github.com/joule-ev/joule/internal/store"
+	"github.com/joule-ev/joule/internal/session"
 	"github.com/joule-ev/joule/internal/users"
 )
 
@@ -83,62 +79,42 @@ func (a *Drive) history(ctx context.Context, p org.Principal, externalUserID str
 	}
 	sort.Strings(statuses)
 
-	where := []string{"org_id = $1", "test_mode = $2", "user_id = $3"}
-	args := []any{p.OrgID, p.TestMode, du.UserID}
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	marks := make([]string, len(statuses))
-	for i, s := range statuses {
-		marks[i] = arg(s)
-	}
-	where = append(where, "status IN ("+strings.Join(marks, ",")+")")
+	f := session.Filter{User: du.UserID, Statuses: statuses, Cursor: in.Cursor, Limit: in.Limit}
 	if in.ChargingKeyID != "" {
-		k, err := userKey(ctx, q, p, du, in.ChargingKeyID)
+		k, err := users.KeyByID(ctx, q, p, du.UserID, in.ChargingKeyID)
 		if err != nil {
 			return History{}, err
 		}
 		if k.ID == du.VirtualKeyID {
 			// The app's key: every remote start, each made with its own
 			// one-time idTag.
-			where = append(where, "remote = "+arg(true))
+			remote := true
+			f.Remote = &remote
 		} else {
-			where = append(where, "id_tag = "+arg(k.IDTag))
+			f.IDTag = k.IDTag
 		}
 	}
 	if in.StartTime != nil {
-		where = append(where, "COALESCE(started_at, created_at) >= "+arg(store.UTC(*in.StartTime)))
+		f.StartedAfter = *in.StartTime
 	}
 	if in.EndTime != nil {
-		where = append(where, "COALESCE(started_at, created_at) < "+arg(store.UTC(*in.EndTime)))
+		f.StartedBefore = *in.EndTime
 	}
-	if in.Cursor != "" {
-		where = append(where, "id < "+arg(in.Cursor))
-	}
-	rows, err := q.QueryContext(ctx, `SELECT id FROM sessions WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT `+arg(in.Limit+1), args...)
-	if err != nil {
-		return History{}, fmt.Errorf("driveapi: history: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return History{}, fmt.Errorf("driveapi: history: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return History{}, fmt.Errorf("driveapi: history: %w", err)
-	}
-	out := History{Sessions: []Session{}}
-	if len(ids) > in.Limit {
-		ids = ids[:in.Limit]
-		next := ids[len(ids)-1]
-		out.Cursor = &next
-	}
-	xs, err := a.sessionsOf(ctx, p, ids)
+	xs, more, err := session.List(ctx, q, p, f)
 	if err != nil {
 		return History{}, err
+	}
+	out := History{Sessions: []Session{}}
+	if more && len(xs) > 0 {
+		next := xs[len(xs)-1].ID
+		out.Cursor = &next
+	}
+	// Each is read through the session service, so a running one shows
+	// its live duration, energy and price exactly as GET session does.
+	for i, x := range xs {
+		if xs[i], err = a.Sessions.Get(ctx, p, x.ID); err != nil {
+			return History{}, err
+		}
 	}
 	v := newViewer(q, p, du.ExternalID)
 	now := time.Now()
@@ -151,19 +127,4 @@ func (a *Drive) history(ctx context.Context, p org.Principal, externalUserID str
 	}
 	out.Count = len(out.Sessions)
 	return out, nil
-}
-
-// userKey finds one of the user's charging keys by id. (A direct read:
-// users.Keys would read every one-time tag of every remote start.)
-func userKey(ctx context.Context, q store.Querier, p org.Principal, du driveUser, keyID string) (users.ChargingKey, error) {
-	k := users.ChargingKey{ID: keyID, User: du.UserID}
-	err := q.QueryRowContext(ctx, `SELECT id_tag, type, active FROM charging_keys WHERE id = $1 AND org_id = $2 AND test_mode = $3 AND user_id = $4`,
-		keyID, p.OrgID, p.TestMode, du.UserID).Scan(&k.IDTag, &k.Type, &k.Active)
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, apperr.NotFoundf("charging_key", keyID)
-	}
-	if err != nil {
-		return k, fmt.Errorf("driveapi: charging key %s: %w", keyID, err)
-	}
-	return k, nil
 }

@@ -2,9 +2,7 @@ package driveapi
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -196,15 +194,13 @@ func (a *Drive) getView(ctx context.Context, p org.Principal, externalUserID, se
 // not reach the charger at all.
 func (a *Drive) cooldown(ctx context.Context, p org.Principal, connectorID string, cooldownSeconds int, cause error) error {
 	wait := cooldownSeconds
-	var last time.Time
-	err := a.DB.Q().QueryRowContext(ctx, `SELECT created_at FROM sessions WHERE connector_id = $1 AND org_id = $2 AND test_mode = $3 AND remote = $4
-		ORDER BY created_at DESC LIMIT 1`, connectorID, p.OrgID, p.TestMode, true).Scan(&last)
+	last, ok, err := session.LastRemoteStart(ctx, a.DB.Q(), p, connectorID)
 	switch {
-	case err == nil:
+	case err != nil:
+		a.Log.Warn("driveapi: cooldown start time", "err", err)
+	case ok:
 		left := time.Duration(cooldownSeconds)*time.Second - time.Since(last)
 		wait = int(math.Ceil(left.Seconds()))
-	case !errors.Is(err, sql.ErrNoRows):
-		a.Log.Warn("driveapi: cooldown start time", "err", err)
 	}
 	wait = min(max(wait, 1), max(cooldownSeconds, 1))
 	var prob *api.Problem
@@ -215,17 +211,4 @@ func (a *Drive) cooldown(ctx context.Context, p org.Principal, connectorID strin
 	}
 	prob.Status, prob.Title = http.StatusTooManyRequests, http.StatusText(http.StatusTooManyRequests)
 	return huma.ErrorWithHeaders(prob, http.Header{"Retry-After": {strconv.Itoa(wait)}})
-}
-
-// sessionsOf loads sessions by id for the history, in the given order.
-func (a *Drive) sessionsOf(ctx context.Context, p org.Principal, ids []string) ([]*session.Session, error) {
-	out := make([]*session.Session, 0, len(ids))
-	for _, id := range ids {
-		x, err := a.Sessions.Get(ctx, p, id)
-		if err != nil {
-			return nil, fmt.Errorf("driveapi: history session %s: %w", id, err)
-		}
-		out = append(out, x)
-	}
-	return out, nil
 }

@@ -323,9 +323,15 @@ func savePayment(ctx context.Context, tx *store.Tx, p *Payment) error {
 // Filter narrows List.
 type Filter struct {
 	User, Status, Connector, Chargestation string
+	Statuses                               []string // any of these (with Status, both apply)
 	CreatedAfter, CreatedBefore            time.Time
-	Cursor                                 string
-	Limit                                  int
+	// StartedAfter/Before select by when the session started (when it was
+	// created, for one that never started).
+	StartedAfter, StartedBefore time.Time
+	Remote                      *bool  // started through the API (virtual key) or at the charger
+	IDTag                       string // started with this charging key
+	Cursor                      string
+	Limit                       int
 }
 
 // List pages through sessions, newest first.
@@ -347,6 +353,26 @@ func List(ctx context.Context, q store.Querier, p org.Principal, f Filter) ([]*S
 	}
 	if f.Chargestation != "" {
 		add("chargestation_id = $%d", f.Chargestation)
+	}
+	if len(f.Statuses) > 0 {
+		marks := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			args = append(args, st)
+			marks[i] = fmt.Sprintf("$%d", len(args))
+		}
+		where = append(where, "status IN ("+strings.Join(marks, ",")+")")
+	}
+	if f.Remote != nil {
+		add("remote = $%d", *f.Remote)
+	}
+	if f.IDTag != "" {
+		add("id_tag = $%d", f.IDTag)
+	}
+	if !f.StartedAfter.IsZero() {
+		add("COALESCE(started_at, created_at) >= $%d", store.UTC(f.StartedAfter))
+	}
+	if !f.StartedBefore.IsZero() {
+		add("COALESCE(started_at, created_at) < $%d", store.UTC(f.StartedBefore))
 	}
 	if !f.CreatedAfter.IsZero() {
 		add("created_at >= $%d", store.UTC(f.CreatedAfter))
@@ -386,4 +412,19 @@ func List(ctx context.Context, q store.Querier, p org.Principal, f Filter) ([]*S
 		}
 	}
 	return out, more, nil
+}
+
+// LastRemoteStart is when the latest session started through the API on a
+// connector was created (the start the cooldown counts from); ok is false
+// when there is none.
+func LastRemoteStart(ctx context.Context, q store.Querier, p org.Principal, connectorID string) (at time.Time, ok bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT created_at FROM sessions WHERE connector_id = $1 AND org_id = $2 AND test_mode = $3 AND remote = $4
+		ORDER BY created_at DESC LIMIT 1`, connectorID, p.OrgID, p.TestMode, true).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return at, false, nil
+	}
+	if err != nil {
+		return at, false, fmt.Errorf("session: last remote start: %w", err)
+	}
+	return at.UTC(), true, nil
 }

@@ -77,6 +77,21 @@ func KeyByTag(ctx context.Context, q store.Querier, p org.Principal, idTag strin
 	return k, nil
 }
 
+// KeyByID finds one of the user's charging keys by its id.
+func KeyByID(ctx context.Context, q store.Querier, p org.Principal, userID, keyID string) (ChargingKey, error) {
+	var k ChargingKey
+	err := q.QueryRowContext(ctx, `SELECT id, user_id, id_tag, type, active, test_mode, created_at FROM charging_keys
+		WHERE id = $1 AND org_id = $2 AND test_mode = $3 AND user_id = $4`, keyID, p.OrgID, p.TestMode, userID).
+		Scan(&k.ID, &k.User, &k.IDTag, &k.Type, &k.Active, &k.TestMode, &k.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, apperr.NotFoundf("charging_key", keyID)
+	}
+	if err != nil {
+		return k, fmt.Errorf("users: key %s: %w", keyID, err)
+	}
+	return k, nil
+}
+
 // Keys lists the user's charging keys, oldest first.
 func Keys(ctx context.Context, q store.Querier, p org.Principal, userID string) ([]ChargingKey, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, user_id, id_tag, type, active, test_mode, created_at FROM charging_keys
