@@ -69,7 +69,7 @@ func (s *Service) capOf(ctx context.Context, t *csms.Transaction) (*capInfo, err
 		return nil, err
 	}
 	ci := &capInfo{session: x.ID}
-	if x.Payment != nil && x.Payment.Status == PayAuthorized && (x.Type == TypeWallet || x.Type == TypePaymentLink) {
+	if x.capped() {
 		ci.capped, ci.cap = true, x.Payment.AuthorizedAmount
 		if ci.tariff, ci.loc, err = x.parsedTariff(); err != nil {
 			return nil, err
@@ -133,4 +133,10 @@ func (s *Service) autoStop(ctx context.Context, t *csms.Transaction) {
 		return
 	}
 	s.log.Info("session: auto-stop requested", "session", ci.session, "projected", proj.AmountMinor, "cap", ci.cap)
+}
+
+// capped reports whether the session spends against an authorization (a
+// wallet hold or a card pre-authorization) that auto-stop must respect.
+func (x *Session) capped() bool {
+	return x.Payment != nil && x.Payment.Status == PayAuthorized && (x.Type == TypeWallet || x.Type == TypePaymentLink)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/joule-ev/joule/internal/csms"
 	"github.com/joule-ev/joule/internal/jobs"
 	"github.com/joule-ev/joule/internal/ledger"
+	"github.com/joule-ev/joule/internal/org"
 	"github.com/joule-ev/joule/internal/store"
 	"github.com/joule-ev/joule/internal/tariff"
 )
@@ -38,6 +39,16 @@ func (s *Service) end(ctx context.Context, tx *store.Tx, x *Session, t *csms.Tra
 	}
 	if err := s.emit(ctx, tx, x, "session.ended"); err != nil {
 		return err
+	}
+	s.caps.drop(t.ID)
+	if x.capped() {
+		o, err := org.Get(ctx, tx, x.OrgID)
+		if err != nil {
+			return err
+		}
+		if err := s.setMeterInterval(ctx, tx, x.Chargestation, o.Configurations.MeterValueInterval); err != nil {
+			return err
+		}
 	}
 	return s.settle(ctx, tx, x)
 }

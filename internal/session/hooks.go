@@ -84,6 +84,15 @@ func (s *Service) TransactionStarted(ctx context.Context, tx *store.Tx, st *netw
 	if err := s.emit(ctx, tx, x, "session.started"); err != nil {
 		return err
 	}
+	if x.capped() {
+		o, err := org.Get(ctx, tx, x.OrgID)
+		if err != nil {
+			return err
+		}
+		if err := s.setMeterInterval(ctx, tx, x.Chargestation, o.Configurations.CappedMeterValueInterval); err != nil {
+			return err
+		}
+	}
 	if stopNow {
 		return s.requestStop(ctx, tx, x, "the session was abandoned or lost its payment before the charger started")
 	}

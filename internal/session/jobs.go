@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/joule-ev/joule/internal/apperr"
@@ -22,6 +23,7 @@ const (
 	jobCancelAuth     = "session.cancel_authorization"
 	jobExpireCheckout = "session.expire_checkout"
 	jobPaymentExpiry  = "session.payment_expiry"
+	jobMeterInterval  = "session.meter_interval"
 )
 
 type ref struct {
@@ -45,6 +47,7 @@ func (s *Service) registerJobs() {
 	s.jobs.Handle(jobExpireCheckout, s.expireCheckoutJob)
 	s.jobs.Handle(jobPaymentExpiry, s.paymentExpiryJob)
 	s.jobs.Handle(jobRefund, s.refundJob)
+	s.jobs.Handle(jobMeterInterval, s.meterIntervalJob)
 }
 
 // remoteStartJob sends RemoteStartTransaction. A charger that refuses fails
@@ -213,4 +216,34 @@ func (s *Service) stopTimeoutJob(ctx context.Context, j *jobs.Job) error {
 		}
 		return s.emit(ctx, tx, x, "session.stop_failed")
 	})
+}
+
+type intervalRef struct {
+	Station string `json:"station"`
+	Seconds int    `json:"seconds"`
+}
+
+// setMeterInterval asks a charger for meter values every seconds (a job:
+// the charger is called outside the transaction). Capped sessions get the
+// organization's shorter capped_meter_value_interval so that auto-stop sees
+// the cost often enough; the normal interval is restored when they end.
+func (s *Service) setMeterInterval(ctx context.Context, tx *store.Tx, stationID string, seconds int) error {
+	_, err := s.jobs.Enqueue(ctx, tx, jobs.New{Kind: jobMeterInterval, Payload: intervalRef{stationID, seconds}, MaxAttempts: 3})
+	return err
+}
+
+func (s *Service) meterIntervalJob(ctx context.Context, j *jobs.Job) error {
+	var r intervalRef
+	if err := j.Decode(&r); err != nil {
+		return jobs.Permanent(err)
+	}
+	resp, err := s.chargers.Call(ctx, r.Station, &ocpp16.ChangeConfigurationRequest{Key: "MeterValueSampleInterval", Value: strconv.Itoa(r.Seconds)})
+	if err != nil {
+		return err
+	}
+	if c, ok := resp.(*ocpp16.ChangeConfigurationResponse); ok && c.Status != ocpp16.ConfigurationAccepted {
+		// The charger does not allow it: auto-stop works with what it sends.
+		s.log.Info("session: charger keeps its meter value interval", "station", r.Station, "status", c.Status)
+	}
+	return nil
 }

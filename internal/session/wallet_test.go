@@ -165,7 +165,7 @@ func TestConcurrentWalletSessions(t *testing.T) {
 // time, so the cost never exceeds what was authorized.
 func TestAutoStopKeepsCostWithinAuthorization(t *testing.T) {
 	apitest.Each(t, func(t *testing.T, j *apitest.Joule) {
-		j.Must(t, 200, j.Key, "PATCH", "/v1/organization", map[string]any{"configurations": map[string]any{"session": 100, "capped_meter_value_interval": 1, "auto_stop_margin": 1}})
+		j.Must(t, 200, j.Key, "PATCH", "/v1/organization", map[string]any{"configurations": map[string]any{"session": 100, "capped_meter_value_interval": 2, "auto_stop_margin": 1}})
 		// $5/kWh: $3 buys 0.55 kWh, about 13 s at 150 kW.
 		const dearRate = `{"currency":"USD","elements":[{"price_components":[{"type":"ENERGY","price":5.00,"vat":10,"step_size":1},{"type":"TIME","price":2.00,"vat":10,"step_size":60}]}]}`
 		r := newRig(t, j, "CP-150KW", dearRate, sim.ChargerConfig{PowerW: 150000, MeterInterval: time.Second})
@@ -174,7 +174,11 @@ func TestAutoStopKeepsCostWithinAuthorization(t *testing.T) {
 		x := r.start(t, "wallet")
 		id := x["_id"].(string)
 		authorized := x["payment"].(map[string]any)["authorized_amount"].(float64)
+		// A capped session asks the charger for meter values more often.
+		waitStatus(t, j, id, "started", 10*time.Second)
+		waitInterval(t, j, r.station, "2")
 		done := waitStatus(t, j, id, "completed", time.Minute)
+		waitInterval(t, j, r.station, "1") // restored after the session
 		cost := done["cost"].(map[string]any)["amount"].(float64)
 		if cost > authorized || cost < authorized/3 {
 			t.Fatalf("cost %v for an authorization of %v", cost, authorized)
@@ -187,4 +191,21 @@ func TestAutoStopKeepsCostWithinAuthorization(t *testing.T) {
 		}
 		checkLedger(t, j)
 	})
+}
+
+// waitInterval waits until the charger reports MeterValueSampleInterval want.
+func waitInterval(t *testing.T, j *apitest.Joule, station, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := j.Must(t, 200, j.Key, "POST", "/v1/chargestations/"+station+"/commands/GetConfiguration", map[string]any{"key": []string{"MeterValueSampleInterval"}})
+		keys := r["response"].(map[string]any)["configurationKey"].([]any)
+		if len(keys) == 1 && keys[0].(map[string]any)["value"] == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MeterValueSampleInterval: %v, want %s", keys, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
