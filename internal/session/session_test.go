@@ -328,3 +328,41 @@ func TestSandboxErrorChargers(t *testing.T) {
 		t.Fatalf("retry stop: %v", x["status"])
 	}
 }
+
+// A charger that loses its connection keeps charging and queues its
+// transaction messages; the driver unplugs while it is offline. Once it is
+// back, the session ends at the charger's own time of the unplug, not at the
+// time the message arrived, and the queued meter values count.
+func TestOfflineMessagesBilledOnTheirOwnTimestamps(t *testing.T) {
+	apitest.Each(t, func(t *testing.T, j *apitest.Joule) {
+		r := newRig(t, j, "CP-OFFLINE", energyRate, sim.ChargerConfig{})
+		id := r.start(t, "postpaid")["_id"].(string)
+		started := waitStatus(t, j, id, "started", 10*time.Second)
+		time.Sleep(time.Second)
+		r.charger.GoOffline(4 * time.Second)
+		time.Sleep(1500 * time.Millisecond)
+		unplugged := time.Now()
+		if err := r.charger.Unplug(1); err != nil {
+			t.Fatal(err)
+		}
+		if x := r.get(t, id); x["status"] != "started" {
+			t.Fatalf("while the charger is offline: %v", x["status"])
+		}
+		done := waitStatus(t, j, id, "completed", 20*time.Second)
+		ended, err := time.Parse(time.RFC3339Nano, done["endedAt"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := ended.Sub(unplugged); d < -time.Second || d > time.Second {
+			t.Fatalf("ended at %v, the unplug was at %v (delivered about 2.5 s later)", ended, unplugged)
+		}
+		start, _ := time.Parse(time.RFC3339Nano, started["startedAt"].(string))
+		if got, want := done["duration"].(float64), ended.Sub(start).Seconds(); got < want-1 || got > want+1 {
+			t.Fatalf("duration %v, want about %v", got, want)
+		}
+		// Energy counts what was charged offline (22 kW for about 1.5 s).
+		if wh := done["energy"].(map[string]any)["wh"].(float64); wh < 10 {
+			t.Fatalf("energy %v Wh", wh)
+		}
+	})
+}
