@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,12 +28,15 @@ type serveCmd struct {
 	LogLevel            string        `name:"log-level" env:"JOULE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Minimum log level."`
 	JobWorkers          int           `name:"job-workers" env:"JOULE_JOB_WORKERS" default:"16" help:"Concurrent background jobs in this process."`
 	JobPoll             time.Duration `name:"job-poll" env:"JOULE_JOB_POLL" default:"250ms" help:"How often to look for due jobs."`
+	TLSCert             string        `name:"tls-cert" env:"JOULE_TLS_CERT" type:"existingfile" help:"PEM certificate: serve HTTPS and WSS only (OCPP security profile 2)."`
+	TLSKey              string        `name:"tls-key" env:"JOULE_TLS_KEY" type:"existingfile" help:"PEM private key of --tls-cert."`
 	NoSandboxChargers   bool          `name:"no-sandbox-chargers" env:"JOULE_NO_SANDBOX_CHARGERS" help:"Do not run the sandbox's virtual chargers."`
 	TestFaultRate       float64       `name:"test-payments-fault-rate" env:"JOULE_TEST_PAYMENTS_FAULT_RATE" default:"0" help:"Make this share (0-1) of test-mode payment provider calls fail, for resilience testing. Live mode is never affected."`
 	StripeSecretKey     string        `name:"stripe-secret-key" env:"JOULE_STRIPE_SECRET_KEY" help:"Stripe secret key for live-mode payments (test mode always uses the sandbox provider)."`
 	StripeWebhookSecret string        `name:"stripe-webhook-secret" env:"JOULE_STRIPE_WEBHOOK_SECRET" help:"Signing secret (whsec_...) of the Stripe webhook endpoint <base-url>/webhooks/stripe."`
 	StripeAPIURL        string        `name:"stripe-api-url" env:"JOULE_STRIPE_API_URL" help:"Stripe API base URL (for stripe-mock); default https://api.stripe.com."`
 	WebhookAllowPrivate bool          `name:"webhook-allow-private" env:"JOULE_WEBHOOK_ALLOW_PRIVATE" help:"Let live-mode webhook endpoints reach loopback, private and link-local addresses (receivers inside your own network). Off by default: it guards against SSRF."`
+	PprofAddr           string        `name:"pprof-addr" env:"JOULE_PPROF_ADDR" help:"Debug: serve Go's pprof profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060. Keep it on loopback: off by default."`
 }
 
 func newLogger(format, level string) *slog.Logger {
@@ -49,10 +55,15 @@ func (c *serveCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, app.Config{DatabaseURL: c.DatabaseURL, Addr: c.Addr, BaseURL: c.BaseURL, SandboxKey: c.SandboxKey,
-		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll, NoSandboxChargers: c.NoSandboxChargers, TestPaymentsFaultRate: c.TestFaultRate, AllowPrivateWebhooks: c.WebhookAllowPrivate,
+		Version: buildVersion(), Logger: log, JobWorkers: c.JobWorkers, JobPoll: c.JobPoll, NoSandboxChargers: c.NoSandboxChargers, TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, TestPaymentsFaultRate: c.TestFaultRate, AllowPrivateWebhooks: c.WebhookAllowPrivate,
 		Stripe: payments.StripeConfig{SecretKey: c.StripeSecretKey, WebhookSecret: c.StripeWebhookSecret, APIURL: c.StripeAPIURL}})
 	if err != nil {
 		return err
+	}
+	if c.PprofAddr != "" {
+		if err := servePprof(c.PprofAddr, log); err != nil {
+			return err
+		}
 	}
 	log.Info("joule serving", "version", buildVersion(), "url", a.BaseURL(), "database", a.DB.Redacted(), "dialect", a.DB.Dialect)
 	switch {
@@ -65,6 +76,24 @@ func (c *serveCmd) Run() error {
 		fmt.Fprintf(os.Stderr, "\n  Using the existing organization %s. Pass --sandbox-key or run `joule keys create` for a key.\n\n", a.Sandbox.OrgID)
 	}
 	return a.Run(ctx)
+}
+
+// servePprof serves the pprof handlers on their own listener, never on the
+// public one.
+func servePprof(addr string, log *slog.Logger) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Warn("pprof profiles served (debug)", "url", "http://"+l.Addr().String()+"/debug/pprof/")
+	go func() { _ = http.Serve(l, mux) }() //nolint:gosec // a debug listener on an address the operator chose
+	return nil
 }
 
 type migrateCmd struct{ dbFlag }

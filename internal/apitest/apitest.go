@@ -22,12 +22,14 @@ import (
 
 // Joule is a running server.
 type Joule struct {
-	App  *app.App
-	URL  string
-	Key  string // the sandbox organization's test key
-	DSN  string
-	stop context.CancelFunc
-	done chan struct{}
+	App *app.App
+	URL string
+	Key string // the sandbox organization's test key
+	DSN string
+	// Client makes the requests (default http.DefaultClient).
+	Client *http.Client
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // Each runs fn against a fresh Joule on SQLite and on PostgreSQL.
@@ -60,7 +62,7 @@ func StartWith(t testing.TB, dsn string, configure func(*app.Config)) *Joule {
 		cancel()
 		t.Fatal(err)
 	}
-	j := &Joule{App: a, URL: "http://" + a.Addr(), Key: a.Sandbox.Key, DSN: dsn, stop: cancel, done: make(chan struct{})}
+	j := &Joule{App: a, URL: a.BaseURL(), Key: a.Sandbox.Key, DSN: dsn, stop: cancel, done: make(chan struct{})}
 	go func() { defer close(j.done); _ = a.Run(ctx) }()
 	t.Cleanup(j.Stop)
 	return j
@@ -168,7 +170,11 @@ func (j *Joule) Do(t testing.TB, key, method, path string, body any, headers ...
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := j.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,9 @@ type Config struct {
 	// TestPaymentsFaultRate makes that share of test-mode payment provider
 	// calls fail (resilience and chaos tests; see payments.Faulty).
 	TestPaymentsFaultRate float64
+	// TLSCertFile and TLSKeyFile, when set, make the server speak HTTPS and
+	// WSS only (OCPP security profile 2: Basic auth over TLS).
+	TLSCertFile, TLSKeyFile string
 	// NoSandboxChargers keeps the sandbox's virtual chargers from running.
 	NoSandboxChargers bool
 	// AllowPrivateWebhooks lets live-mode webhook endpoints reach loopback and
@@ -69,6 +73,7 @@ type App struct {
 	Webhooks *webhook.Service
 	Sandbox  sandbox.Result
 	listener net.Listener
+	tls      *tls.Config // nil: plain HTTP
 	log      *slog.Logger
 }
 
@@ -100,8 +105,19 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
 	}
+	if cfg.TLSCertFile != "" {
+		if a.tls, err = tlsConfig(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			db.Close()
+			a.listener.Close()
+			return nil, err
+		}
+	}
 	if cfg.BaseURL == "" {
-		cfg.BaseURL = "http://" + a.listener.Addr().String()
+		scheme := "http://"
+		if a.tls != nil {
+			scheme = "https://"
+		}
+		cfg.BaseURL = scheme + a.listener.Addr().String()
 		a.cfg.BaseURL = cfg.BaseURL
 	}
 	reg := api.NewRegistry()
@@ -142,13 +158,20 @@ func (a *App) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.CSMS.Run(jctx) }()
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(a.listener) }()
+	srv.TLSConfig = a.tls
+	go func() {
+		if a.tls != nil {
+			errc <- srv.ServeTLS(a.listener, "", "")
+			return
+		}
+		errc <- srv.Serve(a.listener)
+	}()
 	sctx, stopSandbox := context.WithCancel(jctx)
 	if !a.cfg.NoSandboxChargers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := sandbox.RunChargers(sctx, a.DB, "ws://"+a.Addr()+"/ocpp", a.log); err != nil && sctx.Err() == nil {
+			if err := sandbox.RunChargers(sctx, a.DB, a.ocppURL(), a.selfTLS(), a.log); err != nil && sctx.Err() == nil {
 				a.log.Error("sandbox chargers", "err", err)
 			}
 		}()

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -18,7 +19,7 @@ import (
 // OCPP over a real websocket, simulator. Each start gives the chargers new
 // keys (only their hashes are stored, and only Joule itself uses them). It
 // returns when ctx is done.
-func RunChargers(ctx context.Context, db *store.DB, ocppURL string, log *slog.Logger) error {
+func RunChargers(ctx context.Context, db *store.DB, ocppURL string, tlsConfig *tls.Config, log *slog.Logger) error {
 	rows, err := db.Q().QueryContext(ctx, `SELECT id, org_id, identity, sandbox_behavior FROM chargestations WHERE sandbox_behavior <> '' AND test_mode = $1`, true)
 	if err != nil {
 		return fmt.Errorf("sandbox: list chargers: %w", err)
@@ -37,7 +38,7 @@ func RunChargers(ctx context.Context, db *store.DB, ocppURL string, log *slog.Lo
 	if len(vcs) == 0 {
 		return nil
 	}
-	fleet := sim.New(sim.Config{URL: ocppURL, Logger: log.With("component", "sandbox-charger"), ReconnectDelay: 500 * time.Millisecond})
+	fleet := sim.New(sim.Config{URL: ocppURL, TLSConfig: tlsConfig, Logger: log.With("component", "sandbox-charger"), ReconnectDelay: 500 * time.Millisecond})
 	for _, v := range vcs {
 		var password string
 		err := db.InTx(ctx, func(tx *store.Tx) error {
