@@ -1,0 +1,5 @@
+//go:build !race
+
+package csms_test
+
+const raceEnabled = false
