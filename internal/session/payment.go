@@ -259,13 +259,14 @@ func (s *Service) HandleNotification(ctx context.Context, tx *store.Tx, n paymen
 	switch n.Type {
 	case "checkout.completed":
 		if pay.Status != PayCreated {
-			if pay.Status == PayExpired || pay.Status == PayCanceled {
-				// Paid after we gave up: give the money back.
-				if n.Payment != nil {
-					pay.providerPaymentID = n.Payment.ID
-					pay.Status = PayAuthorized
-					return s.enqueueCancel(ctx, tx, x)
+			if (pay.Status == PayExpired || pay.Status == PayCanceled) && n.Payment != nil {
+				// Paid after we gave up: record the authorization and give
+				// the money back.
+				pay.providerPaymentID, pay.Status = n.Payment.ID, PayAuthorized
+				if err := savePayment(ctx, tx, pay); err != nil {
+					return err
 				}
+				return s.enqueueCancel(ctx, tx, x)
 			}
 			return nil
 		}

@@ -9,7 +9,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/joule-ev/joule/internal/apitest"
+	"github.com/joule-ev/joule/internal/payments"
 	"github.com/joule-ev/joule/internal/sim"
+	"github.com/joule-ev/joule/internal/store"
 	"github.com/joule-ev/joule/internal/web/webtest"
 )
 
@@ -117,5 +119,50 @@ func TestPaymentLinkNeverStarted(t *testing.T) {
 	_ = j.App.DB.Q().QueryRowContext(context.Background(), `SELECT status FROM sandbox_payments WHERE reference = $1`, id).Scan(&status)
 	if status != "canceled" {
 		t.Fatalf("sandbox payment %s, want canceled (released)", status)
+	}
+}
+
+// A card authorized after the link expired (the provider's page and our
+// timer raced) is released at the provider, never left held.
+func TestPaymentLinkPaidAfterExpiryIsReleased(t *testing.T) {
+	j := apitest.Start(t, t.TempDir()+"/j.db")
+	r := newRig(t, j, "CP-LATEPAY", energyRate, sim.ChargerConfig{})
+	x := j.Must(t, 201, j.Key, "POST", "/v1/sessions", map[string]any{"user": r.user, "connector": r.connector, "type": "payment_link",
+		"target": map[string]any{"payment_expiry_time": 1}})
+	id := x["_id"].(string)
+	waitStatus(t, j, id, "failed", 10*time.Second)
+	ctx := context.Background()
+	prov, err := j.App.Payments.Provider(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := prov.Charge(ctx, payments.ChargeRequest{IdempotencyKey: "late:" + id, OrgID: j.App.Sandbox.OrgID, TestMode: true,
+		PaymentMethod: "pm_card_visa", Amount: 2000, Currency: "USD", CaptureMethod: payments.CaptureManual, Purpose: "session", Reference: id})
+	if err != nil || auth.Status != payments.StatusAuthorized {
+		t.Fatalf("authorization: %+v %v", auth, err)
+	}
+	err = j.App.DB.InTx(ctx, func(tx *store.Tx) error {
+		return j.App.Sessions.HandleNotification(ctx, tx, payments.Notification{Type: "checkout.completed", Purpose: "session", Reference: id,
+			OrgID: j.App.Sandbox.OrgID, TestMode: true, Payment: auth})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := prov.GetPayment(ctx, auth.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status == payments.StatusCanceled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("late authorization still %s", p.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := r.get(t, id); s["status"] != "failed" || s["payment"].(map[string]any)["status"] != "canceled" {
+		t.Fatalf("session %v, payment %v", s["status"], s["payment"])
 	}
 }
