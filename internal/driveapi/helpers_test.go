@@ -194,28 +194,7 @@ func ownCharger(t testing.TB, j *apitest.Joule, identity string, lat, lng float6
 	st := j.Must(t, 201, j.Key, "POST", "/v1/chargestations", map[string]any{"location": loc["_id"], "identity": identity,
 		"capabilities": []string{"REMOTE_START_STOP_CAPABLE", "RFID_READER"},
 		"connectors":   []map[string]any{{"evse_id": "NO*JOU*E" + identity, "rate": rate["_id"], "max_power": 22000, "power_type": "AC_3_PHASE"}}})
-	fleet := sim.New(sim.Config{URL: "ws://" + j.App.Addr() + "/ocpp", ReconnectDelay: 100 * time.Millisecond})
-	cfg.Identity, cfg.Password = identity, st["password"].(string)
-	if cfg.MeterInterval == 0 {
-		cfg.MeterInterval = time.Second
-	}
-	if cfg.PowerW == 0 {
-		cfg.PowerW = 22000
-	}
-	ch, err := fleet.Add(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); fleet.Stop() })
-	if err := fleet.Start(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := fleet.WaitBooted(wctx); err != nil {
-		t.Fatal(err)
-	}
+	ch := j.Charger(t, identity, st["password"].(string), cfg)
 	return ch, st["connectors"].([]any)[0].(map[string]any)["_id"].(string)
 }
 

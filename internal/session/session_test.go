@@ -38,28 +38,7 @@ func newRig(t *testing.T, j *apitest.Joule, identity, tariff string, cfg sim.Cha
 	st := j.Must(t, 201, j.Key, "POST", "/v1/chargestations", map[string]any{"location": loc["_id"], "identity": identity,
 		"connectors": []map[string]any{{"evse_id": "US*JOU*E" + identity, "rate": rate["_id"], "max_power": 22000}}})
 	user := j.Must(t, 201, j.Key, "POST", "/v1/users", map[string]any{"firstname": "Driver", "email": identity + "@example.com"})
-	fleet := sim.New(sim.Config{URL: "ws://" + j.App.Addr() + "/ocpp", ReconnectDelay: 100 * time.Millisecond})
-	cfg.Identity, cfg.Password = identity, st["password"].(string)
-	if cfg.MeterInterval == 0 {
-		cfg.MeterInterval = time.Second
-	}
-	if cfg.PowerW == 0 {
-		cfg.PowerW = 22000
-	}
-	ch, err := fleet.Add(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); fleet.Stop() })
-	if err := fleet.Start(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := fleet.WaitBooted(wctx); err != nil {
-		t.Fatal(err)
-	}
+	ch := j.Charger(t, identity, st["password"].(string), cfg)
 	conn := st["connectors"].([]any)[0].(map[string]any)["_id"].(string)
 	return &rig{j: j, station: st["_id"].(string), connector: conn, user: user["_id"].(string), charger: ch}
 }
