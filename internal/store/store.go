@@ -44,7 +44,16 @@ type DB struct {
 	write *sql.DB
 	// read serves reads outside transactions (WAL readers run concurrently).
 	read *sql.DB
-	url  string
+	// counters serves NextCounter on PostgreSQL (nil on SQLite).
+	counters *sql.DB
+	url      string
+	// On SQLite, prepared statements of the write connection and of the
+	// read pool (see stmtcache.go); nil on PostgreSQL.
+	writeStmts, readStmts *stmtCache
+	batch                 *batcher // group commit (batch.go)
+	// SQLite: the background WAL checkpointer.
+	stopCheckpoints context.CancelFunc
+	checkpointsDone chan struct{}
 }
 
 // Options tune Open.
@@ -59,7 +68,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if opt.MaxConns <= 0 {
 		opt.MaxConns = 16
 	}
-	db := &DB{url: dsn}
+	db := &DB{url: dsn, batch: newBatcher()}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db.Dialect = Postgres
@@ -71,6 +80,17 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		pool.SetMaxIdleConns(opt.MaxConns)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
 		db.write, db.read = pool, pool
+		// NextCounter's own statements run on a pool of their own: a caller
+		// holding a transaction connection must never wait for one of the
+		// main pool, which other such callers may hold all of.
+		counters, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: open postgres: %w", err)
+		}
+		counters.SetMaxOpenConns(2)
+		counters.SetMaxIdleConns(2)
+		counters.SetConnMaxIdleTime(5 * time.Minute)
+		db.counters = counters
 	default:
 		db.Dialect = SQLite
 		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
@@ -78,7 +98,15 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 			return nil, errors.New("store: empty SQLite path")
 		}
 		base := "file:" + path + sqliteParams(path)
-		w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+		// The write connection never checkpoints the WAL itself: a
+		// checkpoint copies pages into the database file and fsyncs it, which
+		// would stall the commit that happened to trigger it and every write
+		// queued behind it. A background goroutine checkpoints instead
+		// (checkpointLoop), concurrently with writers.
+		// journal_size_limit: the WAL file, reused from its start after each
+		// complete checkpoint, is cut back to 64 MiB when it grew beyond
+		// (a bulk import leaves it large otherwise).
+		w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)")
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
 		}
@@ -93,6 +121,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		r.SetMaxOpenConns(opt.MaxConns)
 		r.SetMaxIdleConns(opt.MaxConns)
 		db.write, db.read = w, r
+		db.writeStmts, db.readStmts = newStmtCache(w, true), newStmtCache(r, false)
+		ckctx, stop := context.WithCancel(context.Background())
+		db.stopCheckpoints, db.checkpointsDone = stop, make(chan struct{})
+		go db.checkpointLoop(ckctx)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -112,9 +144,44 @@ func sqliteParams(path string) string {
 		"&_pragma=foreign_keys(1)&_time_format=sqlite"
 }
 
+// checkpointLoop copies the WAL back into the database file every 100 ms
+// (a PASSIVE checkpoint: it never blocks readers or writers, and does
+// nothing when no transaction committed since the last one). Without it the
+// write connection's auto-checkpoint would do this work, fsync included,
+// inside a commit every thousand pages.
+func (db *DB) checkpointLoop(ctx context.Context) {
+	defer close(db.checkpointsDone)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var busy, log, done int
+		_ = db.read.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done)
+	}
+}
+
 // Close closes the pools.
 func (db *DB) Close() error {
 	var err error
+	if db.batch != nil {
+		db.batch.close()
+	}
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+		<-db.checkpointsDone
+		db.stopCheckpoints = nil
+	}
+	if db.writeStmts != nil {
+		db.writeStmts.close()
+		db.readStmts.close()
+	}
+	if db.counters != nil {
+		_ = db.counters.Close()
+	}
 	if db.write != nil {
 		err = db.write.Close()
 	}
@@ -125,7 +192,12 @@ func (db *DB) Close() error {
 }
 
 // Q returns the pool for reads outside a transaction.
-func (db *DB) Q() Querier { return db.read }
+func (db *DB) Q() Querier {
+	if db.readStmts != nil {
+		return cachedPool{db.read, db.readStmts}
+	}
+	return db.read
+}
 
 // Ping checks that the database answers (for /readyz).
 func (db *DB) Ping(ctx context.Context) error { return db.write.PingContext(ctx) }
@@ -149,11 +221,33 @@ func (db *DB) SkipLocked() string {
 	return ""
 }
 
+// NextCounter hands out the next value of a counter (the counters table).
+// On SQLite it counts inside tx (which holds the only write lock anyway).
+// On PostgreSQL it counts in a statement of its own, on a connection of
+// its own, so that the counter's row is locked for that statement only, not
+// until tx commits: every charger's StartTransaction takes a number, and a
+// hot row locked for a whole transaction would serialize them all. A number
+// taken by a transaction that then rolls back is skipped (numbers are
+// unique, not gapless).
+func (db *DB) NextCounter(ctx context.Context, tx *Tx, name string) (int64, error) {
+	var q Querier = tx
+	if db.counters != nil {
+		q = db.counters
+	}
+	var v int64
+	err := q.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value`, name).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("store: next %s: %w", name, err)
+	}
+	return v, nil
+}
+
 // Tx is a transaction with hooks that run after it commits.
 type Tx struct {
 	*sql.Tx
 	DB          *DB
 	afterCommit []func()
+	readOnly    bool // ReadTx: on the read pool, whose statements are not the write cache's
 }
 
 // AfterCommit registers f to run once the transaction has committed (for
@@ -179,6 +273,9 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if db.writeStmts != nil {
+		db.writeStmts.prepareDeferred(ctx)
+	}
 	stx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -201,6 +298,23 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		f()
 	}
 	return nil
+}
+
+// ReadTx runs fn in a transaction that only reads, for reads that must see
+// one consistent state across several statements. On SQLite it runs on the
+// read pool (a WAL snapshot, taken at the first read), so it neither takes
+// the write lock nor waits for it; on PostgreSQL it is InTx (rows locked
+// with ForUpdate stay consistent the same way). fn must not write.
+func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.Dialect == Postgres {
+		return db.InTx(ctx, fn)
+	}
+	stx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("store: begin read: %w", err)
+	}
+	defer func() { _ = stx.Rollback() }()
+	return fn(&Tx{Tx: stx, DB: db, readOnly: true})
 }
 
 func retryable(err error) bool {
