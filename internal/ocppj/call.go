@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"time"
 )
 
 // Call sends a CALL and waits for its answer. It returns the CALLRESULT
@@ -41,14 +43,18 @@ func (c *Conn) Call(ctx context.Context, action string, payload any) (json.RawMe
 		return nil, fmt.Errorf("ocppj: %s: %w", action, err)
 	}
 
-	// callSem makes this goroutine the only user of callTimer.
-	c.callTimer.Reset(c.opts.CallTimeout)
-	defer c.callTimer.Stop()
+	// A pooled timer: a connection keeps none between its calls.
+	timer := callTimers.Get().(*time.Timer)
+	timer.Reset(c.opts.CallTimeout)
+	defer func() {
+		timer.Stop()
+		callTimers.Put(timer)
+	}()
 	var giveUp error
 	select {
 	case r := <-c.resultCh:
 		return r.payload, r.err
-	case <-c.callTimer.C:
+	case <-timer.C:
 		giveUp = ErrTimeout
 	case <-ctx.Done():
 		giveUp = ctx.Err()
@@ -62,6 +68,14 @@ func (c *Conn) Call(ctx context.Context, action string, payload any) (json.RawMe
 	r := <-c.resultCh
 	return r.payload, r.err
 }
+
+// callTimers are the timers of calls in progress (since Go 1.23 a stopped
+// timer's channel holds no stale tick, so they can be reused).
+var callTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // clearPending forgets the pending CALL; it reports false if the reader
 // has already claimed it for delivery.
@@ -81,14 +95,14 @@ func (c *Conn) deliver(id []byte, r callResult) {
 	c.pendMu.Lock()
 	if !c.pendActive || string(id) != string(c.pendID[:c.pendLen]) {
 		c.pendMu.Unlock()
-		c.log.Warn("ocppj: dropping answer to no pending call (late or unknown id)", "id", string(id))
+		c.log().Warn("ocppj: dropping answer to no pending call (late or unknown id)", "id", string(id))
 		return
 	}
 	c.pendActive = false
 	action := c.pendAction
 	c.pendMu.Unlock()
 	if e, ok := r.err.(*Error); ok {
-		c.log.Debug("ocppj: call answered with error", "action", action, "code", e.Code, "description", e.Description)
+		c.log().Debug("ocppj: call answered with error", "action", action, "code", e.Code, "description", e.Description)
 	}
 	c.resultCh <- r // buffered; exactly one delivery per pending CALL
 }

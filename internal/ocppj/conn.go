@@ -25,20 +25,21 @@ import (
 type Conn struct {
 	ws          *websocket.Conn
 	opts        Options
-	log         *slog.Logger
 	identity    string
 	remoteAddr  string
 	subprotocol string
 	ids         *idGen
 
+	idle       *idleWaiter // nil: wait for messages inside the websocket read
 	sendq      chan *bytes.Buffer
+	writing    atomic.Bool // a writeLoop goroutine is running
 	writeTimer *time.Timer
+	pingTimer  *time.Timer
 	pinging    atomic.Bool
 
 	// Our outgoing CALL: callSem admits one at a time; pending* name the
 	// CALL awaiting its answer, which the reader delivers on resultCh.
 	callSem    chan struct{}
-	callTimer  *time.Timer
 	pendMu     sync.Mutex
 	pendActive bool
 	pendID     [MaxIDLength]byte
@@ -57,6 +58,8 @@ type Conn struct {
 	serving   atomic.Bool
 	ctx       context.Context // Serve's context, for handlers
 	wg        sync.WaitGroup  // writer, dispatcher and ping goroutines
+	goMu      sync.Mutex      // guards noSpawn and wg.Add
+	noSpawn   bool            // Serve is waiting for the goroutines: start no more
 	closed    chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -67,12 +70,17 @@ type callResult struct {
 	err     error
 }
 
+// inbound is a peer's CALL waiting for the handler: its id and payload
+// are spans of buf (kept small: a queue of them lives with every
+// connection).
 type inbound struct {
-	buf     *bytes.Buffer // owns the bytes below
-	id      []byte
-	action  string
-	payload []byte
+	buf                          *bytes.Buffer // owns the bytes
+	action                       string
+	idOff, idEnd, payOff, payEnd int32
 }
+
+func (in *inbound) id() []byte      { return in.buf.Bytes()[in.idOff:in.idEnd] }
+func (in *inbound) payload() []byte { return in.buf.Bytes()[in.payOff:in.payEnd] }
 
 func newConn(ws *websocket.Conn, opts Options, identity, remoteAddr string) *Conn {
 	opts = opts.withDefaults()
@@ -91,13 +99,14 @@ func newConn(ws *websocket.Conn, opts Options, identity, remoteAddr string) *Con
 		closed:      make(chan struct{}),
 		ctx:         context.Background(),
 	}
-	c.log = opts.Logger.With("identity", identity)
 	c.writeTimer = time.AfterFunc(time.Hour, func() { c.shutdown(ErrWriteTimeout, false) })
 	c.writeTimer.Stop()
-	c.callTimer = time.NewTimer(time.Hour)
-	c.callTimer.Stop()
 	return c
 }
+
+// log is the connection's logger (made when needed: an idle connection
+// keeps none).
+func (c *Conn) log() *slog.Logger { return c.opts.Logger.With("identity", c.identity) }
 
 // Identity is the charge point identity this connection belongs to, as
 // given to Accept or Dial.
@@ -131,20 +140,48 @@ func (c *Conn) Serve(ctx context.Context) error {
 	if !c.serving.CompareAndSwap(false, true) {
 		return errors.New("ocppj: Serve called twice")
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c.ctx = ctx
-	stop := context.AfterFunc(ctx, func() { c.shutdown(ctx.Err(), true) })
+	// On the parent, not on ctx: ctx would then need a children map of its
+	// own, for every connection.
+	stop := context.AfterFunc(parent, func() { c.shutdown(parent.Err(), true) })
 	defer stop()
 
-	c.wg.Add(1)
-	go c.writeLoop()
+	if c.opts.PingInterval > 0 {
+		c.pingTimer = time.AfterFunc(time.Hour, c.pingTick)
+		c.pingTimer.Reset(c.opts.PingInterval)
+	}
 	err := c.readLoop()
 	c.shutdown(err, false)
 	cancel()
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	c.goMu.Lock()
+	c.noSpawn = true
+	c.goMu.Unlock()
 	c.wg.Wait()
 	c.writeTimer.Stop()
+	c.drainSendq()
 	return c.Err()
+}
+
+// spawn runs f in a goroutine that Serve waits for; it reports false (and
+// runs nothing) once Serve is winding down.
+func (c *Conn) spawn(f func()) bool {
+	c.goMu.Lock()
+	defer c.goMu.Unlock()
+	if c.noSpawn {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // Close closes the connection with a websocket close handshake.
@@ -186,6 +223,11 @@ func normalizeCloseErr(err error) error {
 
 func (c *Conn) readLoop() error {
 	for {
+		if c.idle != nil {
+			if err := c.idle.wait(); err != nil {
+				return fmt.Errorf("ocppj: read: %w", err)
+			}
+		}
 		// A context without Done keeps the websocket library from arming a
 		// timer per read; closing the connection unblocks the read instead.
 		typ, r, err := c.ws.Reader(context.Background())
@@ -198,7 +240,7 @@ func (c *Conn) readLoop() error {
 			return fmt.Errorf("ocppj: read: %w", err)
 		}
 		if typ != websocket.MessageText {
-			c.log.Warn("ocppj: binary websocket message; OCPP-J uses text frames, reading it anyway")
+			c.log().Warn("ocppj: binary websocket message; OCPP-J uses text frames, reading it anyway")
 		}
 		c.handleMessage(buf)
 	}
@@ -214,7 +256,10 @@ func (c *Conn) handleMessage(buf *bytes.Buffer) {
 	}
 	switch f.typ {
 	case TypeCall:
-		c.enqueueInbound(inbound{buf: buf, id: f.id, action: internAction(f.action), payload: f.payload})
+		in := inbound{buf: buf, action: internAction(f.action)}
+		in.payOff, in.payEnd = spanOf(buf, f.payload)
+		in.idOff, in.idEnd = spanOf(buf, f.id)
+		c.enqueueInbound(in)
 	case TypeCallResult:
 		c.deliver(f.id, callResult{payload: bytes.Clone(f.payload)})
 		putBuf(buf)
@@ -231,7 +276,7 @@ func (c *Conn) handleMessage(buf *bytes.Buffer) {
 // CALLRESULT or CALLERROR is never answered (a CALLERROR only answers a
 // CALL); if it names our pending CALL, that CALL fails with the error.
 func (c *Conn) handleBadFrame(f *frame, ferr *Error, raw []byte) {
-	c.log.Warn("ocppj: malformed message", "code", ferr.Code, "error", ferr.Description, "message", truncate(raw, 256))
+	c.log().Warn("ocppj: malformed message", "code", ferr.Code, "error", ferr.Description, "message", truncate(raw, 256))
 	if (f.typ == TypeCallResult || f.typ == TypeCallError) && len(f.id) > 0 && len(f.id) <= MaxIDLength {
 		c.deliver(f.id, callResult{err: ferr})
 		return
@@ -243,6 +288,22 @@ func (c *Conn) handleBadFrame(f *frame, ferr *Error, raw []byte) {
 	out := getBuf()
 	appendError(out, id, ferr)
 	c.enqueue(context.Background(), out)
+}
+
+// spanOf returns where sub lies in buf's bytes. A sub that is not a slice
+// of them (an id unquoted into a copy) is appended to buf first; spans
+// taken before stay valid, being offsets.
+func spanOf(buf *bytes.Buffer, sub []byte) (start, end int32) {
+	if len(sub) == 0 {
+		return 0, 0
+	}
+	b := buf.Bytes()
+	if off := cap(b) - cap(sub); off >= 0 && off+len(sub) <= len(b) && &b[off] == &sub[0] {
+		return int32(off), int32(off + len(sub))
+	}
+	start = int32(buf.Len())
+	buf.Write(sub)
+	return start, int32(buf.Len())
 }
 
 func truncate(b []byte, n int) string {

@@ -546,3 +546,33 @@ func TestNoGoroutinesLeftBehind(t *testing.T) {
 		t.Errorf("%d goroutines before, %d after", before, n)
 	}
 }
+
+// TestEscapedIDAndLargeMessages: a CALL whose id is unquoted into a copy
+// (an escape) and messages larger than the connection's buffers, with
+// pauses between them (the reader waits for data between messages), are
+// answered intact.
+func TestEscapedIDAndLargeMessages(t *testing.T) {
+	ts := startServer(t, AcceptOptions{Options: Options{Handler: echoMux()}})
+	ws, _, err := websocket.Dial(context.Background(), ts.url, &websocket.DialOptions{Subprotocols: []string{"ocpp1.6"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	big := strings.Repeat("x", 5000)
+	for i, msg := range []string{`[2,"a\u0062c","Echo",{"k":"v"}]`, `[2,"big","Echo",{"k":"` + big + `"}]`, `[2,"x\"y","Echo",{}]`} {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := ws.Write(context.Background(), websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		f, ok := readFrame(t, ws, 2*time.Second)
+		want := []string{"abc", "big", `x"y`}[i]
+		if !ok || f.Type != TypeCallResult || f.ID != want {
+			t.Fatalf("answer %d: %+v, want id %q", i, f, want)
+		}
+		if i == 1 && !strings.Contains(string(f.Payload), big) {
+			t.Fatalf("large payload not echoed intact (%d bytes)", len(f.Payload))
+		}
+	}
+}

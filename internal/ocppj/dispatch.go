@@ -7,8 +7,9 @@ import (
 )
 
 // enqueueInbound queues a peer's CALL for the handler. The dispatcher
-// goroutine exists only while CALLs are waiting, so an idle connection
-// costs two goroutines (reader, writer) rather than three.
+// goroutine exists only while CALLs are waiting (as the writer exists only
+// while frames are queued), so an idle connection costs one goroutine, its
+// reader.
 func (c *Conn) enqueueInbound(in inbound) {
 	select {
 	case c.inq <- in:
@@ -16,14 +17,12 @@ func (c *Conn) enqueueInbound(in inbound) {
 		putBuf(in.buf)
 		return
 	}
-	if c.dispatching.CompareAndSwap(false, true) {
-		c.wg.Add(1)
-		go c.dispatch()
+	if c.dispatching.CompareAndSwap(false, true) && !c.spawn(c.dispatch) {
+		c.dispatching.Store(false)
 	}
 }
 
 func (c *Conn) dispatch() {
-	defer c.wg.Done()
 	for {
 		select {
 		case in := <-c.inq:
@@ -56,13 +55,13 @@ func (c *Conn) serveCall(in inbound) {
 
 	out := getBuf()
 	if err == nil {
-		if err = appendResult(out, in.id, res); err != nil {
+		if err = appendResult(out, in.id(), res); err != nil {
 			out.Reset()
-			c.log.Error("ocppj: cannot encode result", "action", in.action, "error", err)
+			c.log().Error("ocppj: cannot encode result", "action", in.action, "error", err)
 		}
 	}
 	if err != nil {
-		appendError(out, in.id, c.toCallError(in.action, err))
+		appendError(out, in.id(), c.toCallError(in.action, err))
 	}
 	_ = c.enqueue(context.Background(), out)
 
@@ -81,14 +80,14 @@ func (c *Conn) serveCall(in inbound) {
 func (c *Conn) invoke(in inbound) (res any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("ocppj: handler panicked", "action", in.action, "panic", p, "stack", string(debug.Stack()))
+			c.log().Error("ocppj: handler panicked", "action", in.action, "panic", p, "stack", string(debug.Stack()))
 			res, err = nil, Errorf(InternalError, "internal error while handling %s", in.action)
 		}
 	}()
 	if c.opts.Handler == nil {
 		return nil, Errorf(NotImplemented, "action %q is not implemented", in.action)
 	}
-	return c.opts.Handler.HandleCall(c.ctx, c, in.action, in.payload)
+	return c.opts.Handler.HandleCall(c.ctx, c, in.action, in.payload())
 }
 
 // toCallError keeps a handler's *Error and hides any other error behind an
@@ -98,7 +97,7 @@ func (c *Conn) toCallError(action string, err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	c.log.Error("ocppj: handler failed", "action", action, "error", err)
+	c.log().Error("ocppj: handler failed", "action", action, "error", err)
 	return Errorf(InternalError, "internal error while handling %s", action)
 }
 

@@ -23,8 +23,9 @@ type Options struct {
 	// for that long is disconnected. Default 10s.
 	WriteTimeout time.Duration
 	// QueueSize bounds the messages waiting for the writer and the peer's
-	// CALLs waiting for the handler. Default 16: with one outstanding CALL
-	// per direction more is never needed by a well-behaved peer.
+	// CALLs waiting for the handler. Default 4: with one outstanding CALL
+	// per direction a well-behaved peer never needs more than two; beyond
+	// it the reader (or the sender) waits, which slows only this peer.
 	QueueSize int
 	// ReadLimit is the largest message accepted, in bytes; a larger one
 	// closes the connection (websocket status 1009). Default 1 MiB.
@@ -47,7 +48,7 @@ func (o Options) withDefaults() Options {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.QueueSize <= 0 {
-		o.QueueSize = 16
+		o.QueueSize = 4
 	}
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 1 << 20

@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/coder/websocket"
 )
 
-// enqueue hands a frame to the writer goroutine, which owns it from then
-// on. It waits while the queue is full: that wait is bounded because a
-// writer stuck on a peer for WriteTimeout closes the connection.
+// enqueue hands a frame to the writer, which owns it from then on. It waits
+// while the queue is full: that wait is bounded because a writer stuck on a
+// peer for WriteTimeout closes the connection.
 func (c *Conn) enqueue(ctx context.Context, buf *bytes.Buffer) error {
 	select {
 	case c.sendq <- buf:
-		return nil
 	case <-c.closed:
 		putBuf(buf)
 		return c.closedErr()
@@ -23,20 +21,21 @@ func (c *Conn) enqueue(ctx context.Context, buf *bytes.Buffer) error {
 		putBuf(buf)
 		return ctx.Err()
 	}
+	if c.writing.CompareAndSwap(false, true) && !c.spawn(c.writeLoop) {
+		c.writing.Store(false) // closing: Serve recycles what is queued
+	}
+	return nil
 }
 
 // writeLoop is the only writer of data frames, so that a slow peer blocks
-// nothing but its own connection, and it drives the keepalive pings.
+// nothing but its own connection. Like the dispatcher it runs only while
+// frames are queued: an idle connection has no writer goroutine (and no
+// stack to keep), one reader only.
 func (c *Conn) writeLoop() {
-	defer c.wg.Done()
-	var tick <-chan time.Time
-	if c.opts.PingInterval > 0 {
-		t := time.NewTicker(c.opts.PingInterval)
-		defer t.Stop()
-		tick = t.C
-	}
 	for {
 		select {
+		case <-c.closed:
+			return
 		case buf := <-c.sendq:
 			// No deadline on the context: the library would arm a timer per
 			// write. The reusable writeTimer enforces WriteTimeout instead.
@@ -46,19 +45,33 @@ func (c *Conn) writeLoop() {
 			putBuf(buf)
 			if err != nil {
 				c.shutdown(fmt.Errorf("ocppj: write: %w", err), false)
-				c.drainSendq()
 				return
 			}
-		case <-tick:
-			if c.pinging.CompareAndSwap(false, true) {
-				c.wg.Add(1)
-				go c.ping()
-			}
-		case <-c.closed:
-			c.drainSendq()
+			continue
+		default:
+		}
+		c.writing.Store(false)
+		// A frame queued between the empty check and the Store above found
+		// writing still true and started nobody: take it over.
+		if len(c.sendq) == 0 || !c.writing.CompareAndSwap(false, true) {
 			return
 		}
 	}
+}
+
+// pingTick runs on the keepalive timer: a ping every PingInterval, in a
+// short-lived goroutine.
+func (c *Conn) pingTick() {
+	select {
+	case <-c.closed:
+		return
+	default:
+	}
+	if c.pinging.CompareAndSwap(false, true) && !c.spawn(c.ping) {
+		c.pinging.Store(false)
+		return
+	}
+	c.pingTimer.Reset(c.opts.PingInterval)
 }
 
 func (c *Conn) drainSendq() {
@@ -75,7 +88,6 @@ func (c *Conn) drainSendq() {
 // ping runs in its own short-lived goroutine because a ping waits for the
 // pong, which the reader receives.
 func (c *Conn) ping() {
-	defer c.wg.Done()
 	defer c.pinging.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.PingTimeout)
 	defer cancel()
@@ -83,7 +95,7 @@ func (c *Conn) ping() {
 		select {
 		case <-c.closed:
 		default:
-			c.log.Warn("ocppj: keepalive failed, closing", "error", err)
+			c.log().Warn("ocppj: keepalive failed, closing", "error", err)
 			c.shutdown(fmt.Errorf("ocppj: keepalive: %w", err), false)
 		}
 	}
