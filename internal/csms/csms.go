@@ -47,9 +47,7 @@ type Options struct {
 	WatchInterval time.Duration
 	// PingInterval is the websocket keepalive period (default 30s).
 	PingInterval time.Duration
-	// BatchSize bounds the writes committed together (default 256).
-	BatchSize int
-	Registry  prometheus.Registerer
+	Registry     prometheus.Registerer
 }
 
 // Service is the central system.
@@ -58,15 +56,19 @@ type Service struct {
 	outbox *events.Outbox
 	opt    Options
 	log    *slog.Logger
-	batch  *batcher
+	batch  batcher
 	hooks  Hooks
+	calls  ocppj.Handler // the chargers' CALLs, shared by every connection
 
 	mu         sync.RWMutex
 	byID       map[string]*station // station id -> live connection
 	byIdentity map[string]*station
 
 	metrics  *metrics
-	handlers sync.WaitGroup // ServeHTTP calls in progress
+	handlers sync.WaitGroup // ServeHTTP calls and connections in progress
+	// life is the parent of every connection's context; Wait ends it.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // station is a connected charger.
@@ -78,6 +80,32 @@ type station struct {
 	interval int           // heartbeat interval asked at boot, seconds
 	meterInt int           // MeterValueSampleInterval to configure, seconds
 	lastSeen atomic.Int64  // unix nanoseconds of the last message
+	flushed  atomic.Int64  // lastSeen as last written to the database
+
+	txMu sync.Mutex
+	txs  map[int64]Transaction // open transactions as last committed (see recordSamples)
+}
+
+func (s *station) cachedTx(id int64) (Transaction, bool) {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	t, ok := s.txs[id]
+	return t, ok
+}
+
+func (s *station) cacheTx(t Transaction) {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	if s.txs == nil || len(s.txs) >= 64 {
+		s.txs = make(map[int64]Transaction, 1)
+	}
+	s.txs[t.ID] = t
+}
+
+func (s *station) forgetTx(id int64) {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	delete(s.txs, id)
 }
 
 func (s *station) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
@@ -97,11 +125,10 @@ func New(db *store.DB, outbox *events.Outbox, opt Options) *Service {
 	if opt.WatchInterval <= 0 {
 		opt.WatchInterval = time.Second
 	}
-	if opt.BatchSize <= 0 {
-		opt.BatchSize = 256
-	}
 	s := &Service{db: db, outbox: outbox, opt: opt, log: opt.Logger, byID: map[string]*station{}, byIdentity: map[string]*station{}}
-	s.batch = newBatcher(db, opt.BatchSize, 0, opt.Logger)
+	s.life, s.endLife = context.WithCancel(context.Background())
+	s.calls = s.handler()
+	s.batch = batcher{db}
 	s.metrics = newMetrics(opt.Registry)
 	return s
 }
@@ -109,20 +136,24 @@ func New(db *store.DB, outbox *events.Outbox, opt Options) *Service {
 // SetHooks installs the session domain. Call before chargers connect.
 func (s *Service) SetHooks(h Hooks) { s.hooks = h }
 
-// Run runs the write batcher, the silence watchdog and the offline sweeper
-// until ctx is done.
+// Run runs the silence watchdog and the offline sweeper (writes go through
+// the database's group commit, store.DB.Batch) until ctx is done.
 func (s *Service) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.batch.run(ctx) }()
-	go func() { defer wg.Done(); s.watch(ctx) }()
-	wg.Wait()
+	s.watch(ctx)
 }
 
-// ServeHTTP accepts a charger at /ocpp/{identity}.
+// ServeHTTP accepts a charger at /ocpp/{identity}. Once the websocket is
+// up, the connection is served by a goroutine of its own and ServeHTTP
+// returns: the HTTP server's goroutine, with the deep stack the handshake
+// and authentication needed, does not stay for the connection's life.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
-	defer s.handlers.Done()
+	spawned := false
+	defer func() {
+		if !spawned {
+			s.handlers.Done()
+		}
+	}()
 	identity := r.PathValue("identity")
 	ctx := r.Context()
 	st, err := s.authenticate(ctx, r, identity)
@@ -147,27 +178,36 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg := o.Configurations
+	st.Connectors = nil // not kept for the connection's life: hooks read connectors from the database
 	sta := &station{st: st, p: org.Principal{OrgID: st.OrgID, TestMode: st.TestMode},
 		timeout: time.Duration(cfg.HeartbeatTimeout) * time.Second, interval: cfg.HeartbeatInterval, meterInt: cfg.MeterValueInterval}
 	sta.touch()
 	conn, err := ocppj.Accept(w, r, ocppj.AcceptOptions{Identity: identity, Options: ocppj.Options{
-		Handler: s.handler(), CallTimeout: s.opt.CallTimeout, PingInterval: s.opt.PingInterval, Logger: s.log}})
+		Handler: s.calls, CallTimeout: s.opt.CallTimeout, PingInterval: s.opt.PingInterval, Logger: s.log}})
 	if err != nil {
 		s.log.Warn("csms: websocket handshake failed", "identity", identity, "err", err)
 		return
 	}
 	sta.conn = conn
-	s.connected(ctx, sta)
-	// The connection outlives the HTTP request's context only in name: a
-	// server shutdown cancels it, which closes the socket cleanly.
-	err = conn.Serve(context.WithValue(ctx, ctxKey{}, sta))
-	s.disconnected(context.WithoutCancel(ctx), sta, err)
+	// The connection lives until it closes or Wait ends every connection
+	// (at shutdown); the request's context ends with this function.
+	spawned = true
+	go func() {
+		defer s.handlers.Done()
+		ctx := context.WithValue(s.life, ctxKey{}, sta)
+		s.connected(ctx, sta)
+		err := conn.Serve(ctx)
+		s.disconnected(context.WithoutCancel(ctx), sta, err)
+	}()
 }
 
-// Wait returns when every charger connection has ended and been recorded
-// (the HTTP server's base context must be cancelled first to end them).
-// Run must still be running: disconnections are written through it.
-func (s *Service) Wait() { s.handlers.Wait() }
+// Wait closes every charger connection (cleanly) and returns when each has
+// ended and been recorded. Run must still be running: disconnections are
+// written through it.
+func (s *Service) Wait() {
+	s.endLife()
+	s.handlers.Wait()
+}
 
 // authenticate checks the identity and HTTP Basic credentials (OCPP
 // security profiles 1 and 2). An unknown identity is registered only when

@@ -53,19 +53,42 @@ func (s *Service) watch(ctx context.Context) {
 	}
 }
 
+// flushLastSeen writes the last-seen times that moved since the last
+// flush, in chunks that go through the write batcher like any message: a
+// fleet of ten thousand chargers is ten thousand updates, which in one
+// transaction would hold up every charger's message behind it.
 func (s *Service) flushLastSeen(ctx context.Context, all []*station) error {
-	if len(all) == 0 {
-		return nil
+	const chunk = 250
+	type seen struct {
+		sta *station
+		at  int64
 	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		for _, sta := range all {
-			if _, err := tx.ExecContext(ctx, `UPDATE chargestations SET last_seen_at = $1 WHERE id = $2`,
-				store.UTC(time.Unix(0, sta.lastSeen.Load())), sta.st.ID); err != nil {
-				return err
-			}
+	var due []seen
+	for _, sta := range all {
+		if at := sta.lastSeen.Load(); at != sta.flushed.Load() {
+			due = append(due, seen{sta, at})
 		}
-		return nil
-	})
+	}
+	for len(due) > 0 {
+		part := due[:min(chunk, len(due))]
+		due = due[len(part):]
+		err := s.batch.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
+			for _, d := range part {
+				if _, err := tx.ExecContext(ctx, `UPDATE chargestations SET last_seen_at = $1 WHERE id = $2`,
+					store.UTC(time.Unix(0, d.at)), d.sta.st.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, d := range part {
+			d.sta.flushed.Store(d.at)
+		}
+	}
+	return nil
 }
 
 // sweepOrphans marks offline the chargers recorded online whose last-seen

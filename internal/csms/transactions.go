@@ -135,8 +135,8 @@ func (s *Service) recordStart(ctx context.Context, tx *store.Tx, sta *station, r
 	if !errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("csms: find transaction: %w", err)
 	}
-	var id int64
-	if err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'ocpp_transaction' RETURNING value`).Scan(&id); err != nil {
+	id, err := tx.DB.NextCounter(ctx, tx, "ocpp_transaction")
+	if err != nil {
 		return t, fmt.Errorf("csms: next transaction id: %w", err)
 	}
 	t = Transaction{ID: id, OrgID: sta.p.OrgID, TestMode: sta.p.TestMode, ChargeStationID: sta.st.ID, ConnectorNumber: req.ConnectorId,
@@ -173,22 +173,73 @@ func nullString(s string) any {
 // recordSamples stores meter samples of a transaction of this station.
 // Samples arriving late (queued while offline) are stored by their own
 // timestamps; the transaction's latest values move only forward in time.
+//
+// The station keeps its open transactions' state from the previous
+// MeterValues (cached only once committed), so a sample usually costs its
+// INSERT and one UPDATE. The UPDATE is guarded by what the cache believes
+// (not stopped, not newer): should the row have moved behind the cache's
+// back, the guard fails and the transaction is read and applied afresh.
 func (s *Service) recordSamples(ctx context.Context, tx *store.Tx, sta *station, txID int64, samples []sample) (Transaction, bool, error) {
-	t, err := GetTransaction(ctx, tx, txID)
-	if apperr.Is(err, "transaction_not_found") || (err == nil && t.ChargeStationID != sta.st.ID) {
-		return t, false, nil
-	}
-	if err != nil {
-		return t, false, err
+	t, cached := sta.cachedTx(txID)
+	if !cached {
+		var err error
+		t, err = GetTransaction(ctx, tx, txID)
+		if apperr.Is(err, "transaction_not_found") || (err == nil && t.ChargeStationID != sta.st.ID) {
+			return t, false, nil
+		}
+		if err != nil {
+			return t, false, err
+		}
 	}
 	for _, sm := range samples {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meter_samples (transaction_id, at, energy_wh, power_w, soc) VALUES ($1,$2,$3,$4,$5)
 			ON CONFLICT (transaction_id, at) DO NOTHING`, txID, sm.at, sm.energy, sm.power, sm.soc); err != nil {
 			return t, true, fmt.Errorf("csms: store sample: %w", err)
 		}
+	}
+	before := t.LastMeterAt
+	changed := applySamples(&t, samples)
+	if cached {
+		if !changed {
+			return t, true, nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE ocpp_transactions SET last_energy_wh = $1, last_power_w = $2, last_soc = $3, last_meter_at = $4
+			WHERE id = $5 AND stopped_at IS NULL AND last_meter_at <= $6`, t.LastEnergyWh, t.LastPowerW, t.LastSoC, t.LastMeterAt, txID, before)
+		if err != nil {
+			return t, true, fmt.Errorf("csms: update transaction: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			tx.AfterCommit(func() { sta.cacheTx(t) })
+			return t, true, nil
+		}
+		// The row moved on without us (another connection of this charger):
+		// forget the cache and apply the samples to the stored state.
+		sta.forgetTx(txID)
+		if t, err = GetTransaction(ctx, tx, txID); err != nil {
+			return t, true, err
+		}
+		applySamples(&t, samples)
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE ocpp_transactions SET last_energy_wh = $1, last_power_w = $2, last_soc = $3, last_meter_at = $4 WHERE id = $5`,
+		t.LastEnergyWh, t.LastPowerW, t.LastSoC, t.LastMeterAt, txID)
+	if err != nil {
+		return t, true, fmt.Errorf("csms: update transaction: %w", err)
+	}
+	if t.StoppedAt == nil {
+		tx.AfterCommit(func() { sta.cacheTx(t) })
+	}
+	return t, true, nil
+}
+
+// applySamples moves the transaction's latest values forward to the newest
+// of the samples, unless the transaction stopped; it reports a change.
+func applySamples(t *Transaction, samples []sample) bool {
+	changed := false
+	for _, sm := range samples {
 		if sm.at.Before(t.LastMeterAt) || t.StoppedAt != nil {
 			continue
 		}
+		changed = true
 		t.LastMeterAt = sm.at
 		if sm.energy != nil {
 			t.LastEnergyWh = *sm.energy
@@ -200,12 +251,7 @@ func (s *Service) recordSamples(ctx context.Context, tx *store.Tx, sta *station,
 			t.LastSoC = sm.soc
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE ocpp_transactions SET last_energy_wh = $1, last_power_w = $2, last_soc = $3, last_meter_at = $4 WHERE id = $5`,
-		t.LastEnergyWh, t.LastPowerW, t.LastSoC, t.LastMeterAt, txID)
-	if err != nil {
-		return t, true, fmt.Errorf("csms: update transaction: %w", err)
-	}
-	return t, true, nil
+	return changed
 }
 
 func (s *Service) recordStop(ctx context.Context, tx *store.Tx, sta *station, req *ocpp16.StopTransactionRequest, samples []sample) (bool, error) {
@@ -227,6 +273,7 @@ func (s *Service) recordStop(ctx context.Context, tx *store.Tx, sta *station, re
 		return true, fmt.Errorf("csms: stop transaction: %w", err)
 	}
 	t.MeterStop, t.StoppedAt, t.StopReason, t.LastEnergyWh = &stop, &at, reason, stop
+	tx.AfterCommit(func() { sta.forgetTx(t.ID) })
 	if s.hooks != nil {
 		return true, s.hooks.TransactionStopped(ctx, tx, &sta.st, &t)
 	}
