@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,25 +42,32 @@ type SessionListInput struct {
 
 // settleWait gives a charger a moment to answer a command, so that the
 // response shows the outcome when it comes quickly; the state machine does
-// not depend on it.
+// not depend on it. It waits for the session's changes in this process
+// (session.Watch) and looks again every quarter second for changes made
+// elsewhere, so that waiting API calls do not read the session in a loop.
 func (s *Server) settleWait(ctx context.Context, p org.Principal, x *session.Session, transient ...string) *session.Session {
 	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
 		still := false
 		for _, st := range transient {
 			still = still || x.Status == st
 		}
-		if !still {
-			break
+		left := time.Until(deadline)
+		if !still || left <= 0 || ctx.Err() != nil {
+			return x
 		}
-		time.Sleep(50 * time.Millisecond)
-		y, err := s.Sessions.Get(ctx, p, x.ID)
+		changed, stop := session.Watch(x.ID)
+		y, err := s.Sessions.Get(ctx, p, x.ID) // after Watch: no change slips in between
 		if err != nil {
-			break
+			stop()
+			return x
 		}
 		x = y
+		if slices.Contains(transient, x.Status) {
+			session.WaitChange(changed, min(left, 250*time.Millisecond))
+		}
+		stop()
 	}
-	return x
 }
 
 func (s *Server) registerSessions() {
@@ -77,11 +85,16 @@ func (s *Server) registerSessions() {
 			}
 			if in.Body.Type == session.TypePaymentLink {
 				// The hosted page is made by a job; wait a moment for its URL.
-				for i := 0; i < 40 && x.Payment != nil && x.Payment.URL == ""; i++ {
-					time.Sleep(50 * time.Millisecond)
+				deadline := time.Now().Add(2 * time.Second)
+				for x.Payment != nil && x.Payment.URL == "" && time.Now().Before(deadline) && ctx.Err() == nil {
+					changed, stop := session.Watch(x.ID)
 					if y, err := s.Sessions.Get(ctx, p, x.ID); err == nil {
 						x = y
 					}
+					if x.Payment != nil && x.Payment.URL == "" {
+						session.WaitChange(changed, min(time.Until(deadline), 250*time.Millisecond))
+					}
+					stop()
 				}
 			}
 			return one(x), nil

@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/joule-ev/joule/internal/id"
@@ -42,6 +44,7 @@ type Job struct {
 	RunAt       time.Time
 	UniqueKey   string
 	lockedBy    string
+	completed   atomic.Bool // CompleteIn committed: the runner has nothing to record
 }
 
 // Decode unmarshals the payload.
@@ -56,10 +59,13 @@ func (j *Job) Decode(v any) error {
 // effects and the job's completion commit together (exactly-once for the
 // database part). The runner's own completion then finds nothing to do.
 func (j *Job) CompleteIn(ctx context.Context, tx *store.Tx) error {
-	_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = $1, finished_at = $2, unique_key = NULL, locked_by = NULL, locked_until = NULL
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = $1, finished_at = $2, unique_key = NULL, locked_by = NULL, locked_until = NULL
 		WHERE id = $3 AND locked_by = $4`, StateCompleted, store.Now(), j.ID, j.lockedBy)
 	if err != nil {
 		return fmt.Errorf("jobs: complete %s in tx: %w", j.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		tx.AfterCommit(func() { j.completed.Store(true) })
 	}
 	return nil
 }
@@ -242,8 +248,23 @@ func (q *Queue) Run(ctx context.Context) error {
 	ticker := time.NewTicker(q.opt.PollInterval)
 	defer ticker.Stop()
 	lastPrune := time.Time{}
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		free := q.opt.Workers - len(sem)
+		if free > 0 && len(sem) > 0 && free < max(q.opt.Workers/4, 1) {
+			// Most workers are busy (the queue is loaded): let a few more
+			// finish, for up to claimLinger, and claim for all of them at
+			// once. A claim is a write; one per job would cost as much as
+			// the jobs' own writes.
+			linger.Reset(claimLinger)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-linger.C:
+			}
+			free = q.opt.Workers - len(sem)
+		}
 		if free > 0 {
 			jobs, err := q.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
@@ -276,48 +297,65 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 }
 
-// claim takes up to n due jobs: available ones whose time has come, and
-// running ones whose lease expired (their worker died).
+// claimLinger is how long a loaded queue waits to claim for several free
+// workers at once.
+const claimLinger = 2 * time.Millisecond
+
+// claim takes up to n due jobs: running ones whose lease expired (their
+// worker died), then available ones whose time has come, oldest first.
+// Two statements rather than one with an OR: each walks its own range of
+// the (state, run_at) index in order and stops at its limit, so a claim
+// costs the same with a backlog of a hundred thousand due jobs as with one.
 func (q *Queue) claim(ctx context.Context, n int) ([]*Job, error) {
 	kinds := q.kinds()
 	if len(kinds) == 0 {
 		return nil, nil
 	}
 	now := store.Now()
-	args := []any{q.workerID, now.Add(q.opt.Lease), StateRunning, StateAvailable, now, n}
-	ph := make([]string, len(kinds))
-	for i, k := range kinds {
-		args = append(args, k)
-		ph[i] = fmt.Sprintf("$%d", len(args))
-	}
 	var out []*Job
-	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+	err := q.db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = $3, locked_by = $1, locked_until = $2, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs
-				WHERE ((state = $4 AND run_at <= $5) OR (state = $3 AND locked_until < $5)) AND kind IN (`+strings.Join(ph, ",")+`)
-				ORDER BY run_at LIMIT $6`+q.db.SkipLocked()+`)
-			RETURNING id, kind, payload, attempts, max_attempts, run_at, unique_key`, args...)
-		if err != nil {
+		if err := q.claimWhere(ctx, tx, `state = $3 AND locked_until < $4`, StateRunning, now, n, kinds, &out); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			j := &Job{lockedBy: q.workerID}
-			var payload string
-			var uk sql.NullString
-			if err := rows.Scan(&j.ID, &j.Kind, &payload, &j.Attempt, &j.MaxAttempts, &j.RunAt, &uk); err != nil {
-				return err
-			}
-			j.Payload, j.UniqueKey = json.RawMessage(payload), uk.String
-			out = append(out, j)
+		if rest := n - len(out); rest > 0 {
+			return q.claimWhere(ctx, tx, `state = $3 AND run_at <= $4`, StateAvailable, now, rest, kinds, &out)
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: claim: %w", err)
 	}
 	return out, nil
+}
+
+// claimWhere claims up to n jobs matching cond (over $3 state and $4 now).
+func (q *Queue) claimWhere(ctx context.Context, tx *store.Tx, cond, state string, now time.Time, n int, kinds []string, out *[]*Job) error {
+	args := []any{q.workerID, now.Add(q.opt.Lease), state, now, n, StateRunning}
+	ph := make([]string, len(kinds))
+	for i, k := range kinds {
+		args = append(args, k)
+		ph[i] = fmt.Sprintf("$%d", len(args))
+	}
+	rows, err := tx.QueryPrepared(ctx, `UPDATE jobs SET state = $6, locked_by = $1, locked_until = $2, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM jobs WHERE `+cond+` AND kind IN (`+strings.Join(ph, ",")+`)
+			ORDER BY run_at LIMIT $5`+q.db.SkipLocked()+`)
+		RETURNING id, kind, payload, attempts, max_attempts, run_at, unique_key`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		j := &Job{lockedBy: q.workerID}
+		var payload string
+		var uk sql.NullString
+		if err := rows.Scan(&j.ID, &j.Kind, &payload, &j.Attempt, &j.MaxAttempts, &j.RunAt, &uk); err != nil {
+			return err
+		}
+		j.Payload, j.UniqueKey = json.RawMessage(payload), uk.String
+		*out = append(*out, j)
+	}
+	return rows.Err()
 }
 
 func (q *Queue) kinds() []string {
@@ -327,6 +365,7 @@ func (q *Queue) kinds() []string {
 	for k := range q.handlers {
 		ks = append(ks, k)
 	}
+	slices.Sort(ks) // the same query text each time, so it stays prepared
 	return ks
 }
 
@@ -397,8 +436,10 @@ func (q *Queue) finish(ctx context.Context, j *Job, runErr error, log *slog.Logg
 	defer cancel()
 	var err error
 	switch {
+	case runErr == nil && j.completed.Load():
+		// The handler completed the job with its own writes.
 	case runErr == nil:
-		err = q.db.InTx(fctx, func(tx *store.Tx) error { return j.CompleteIn(fctx, tx) })
+		err = q.db.Batch(fctx, func(ctx context.Context, tx *store.Tx) error { return j.CompleteIn(ctx, tx) })
 	default:
 		var pe permanentError
 		state := StateAvailable
@@ -422,8 +463,8 @@ func (q *Queue) finish(ctx context.Context, j *Job, runErr error, log *slog.Logg
 		if state == StateDiscarded {
 			finished, uk = now, nil
 		}
-		err = q.db.InTx(fctx, func(tx *store.Tx) error {
-			_, err := tx.ExecContext(fctx, `UPDATE jobs SET state = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL,
+		err = q.db.Batch(fctx, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL,
 				finished_at = $4, unique_key = $5 WHERE id = $6 AND locked_by = $7`,
 				state, now.Add(delay), msg, finished, uk, j.ID, q.workerID)
 			return err

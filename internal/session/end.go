@@ -220,7 +220,8 @@ func (s *Service) chargeJob(ctx context.Context, j *jobs.Job) error {
 
 func (s *Service) loadForJob(ctx context.Context, sessionID string) (*Session, error) {
 	var x *Session
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	// A read: one consistent state, without taking SQLite's write lock.
+	err := s.db.ReadTx(ctx, func(tx *store.Tx) error {
 		var err error
 		x, err = loadAny(ctx, tx, sessionID)
 		return err
@@ -231,7 +232,7 @@ func (s *Service) loadForJob(ctx context.Context, sessionID string) (*Session, e
 // recordCharge stores the outcome of a postpaid charge: paid, or a debt the
 // retry endpoint can charge again.
 func (s *Service) recordCharge(ctx context.Context, sessionID string, res *paymentResult, chargeErr error) error {
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
+	return s.db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error { // group commit, as a job's write
 		x, err := loadAny(ctx, tx, sessionID)
 		if err != nil || x.Status != StatusEnded || x.Payment.Status != PayPending {
 			return err

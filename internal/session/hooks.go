@@ -177,6 +177,11 @@ func activeOnConnector(ctx context.Context, tx *store.Tx, connectorID string) (*
 // SuspendedEVSE, a resume by Charging, and time plugged in without
 // requesting power (SuspendedEV, Finishing) is parking.
 func (s *Service) ConnectorStatus(ctx context.Context, tx *store.Tx, st *network.ChargeStation, c *network.Connector, previous string) error {
+	switch c.Status {
+	case "SuspendedEVSE", "Charging", "SuspendedEV", "Finishing":
+	default:
+		return nil // Available, Preparing, Unavailable, ...: nothing for a session to follow
+	}
 	x, err := activeOnConnector(ctx, tx, c.ID)
 	if err != nil || x == nil || x.TransactionID == nil {
 		return err

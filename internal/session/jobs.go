@@ -60,7 +60,9 @@ func (s *Service) remoteStartJob(ctx context.Context, j *jobs.Job) error {
 	}
 	var x *Session
 	var connNumber int
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	// Group-committed with other writes (store.DB.Batch): a job's small
+	// write need not hold the database's one writer alone.
+	err := s.db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		if x, err = loadAny(ctx, tx, r.Session); err != nil {
 			return err

@@ -79,11 +79,27 @@ type CreateInput struct {
 }
 
 // Create starts a session on a connector for a user (DESIGN §5, spec 000/001).
+//
+// What a start reads but does not change (the user, the station, the
+// organization's configuration, the rate, the location, the saved card) is
+// read first, outside the write transaction: on SQLite that transaction
+// holds the database's only writer, and every charger's message waits for
+// it. The transaction then reads the connector again, locked; if it changed
+// meanwhile (another station or rate), everything is read again inside it.
 func (s *Service) Create(ctx context.Context, p org.Principal, in CreateInput) (*Session, error) {
-	var x *Session
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	var pre *startInfo
+	err := s.db.ReadTx(ctx, func(tx *store.Tx) error {
 		var err error
-		x, err = s.create(ctx, tx, p, in)
+		pre, err = s.gather(ctx, tx, p, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var x *Session
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		x, err = s.create(ctx, tx, p, in, pre)
 		return err
 	})
 	if err != nil {
@@ -92,10 +108,49 @@ func (s *Service) Create(ctx context.Context, p org.Principal, in CreateInput) (
 	return x, nil
 }
 
-func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in CreateInput) (*Session, error) {
+// startInfo is what a start reads without changing it. rateErr, locErr and
+// methodErr are reported where create meets them, after the cooldown.
+type startInfo struct {
+	conn                       network.Connector
+	st                         network.ChargeStation
+	o                          org.Organization
+	rate                       rates.Rate
+	loc                        network.Location
+	method                     payments.Method
+	rateErr, locErr, methodErr error
+}
+
+// gather reads what a start needs, in create's order of checks.
+func (s *Service) gather(ctx context.Context, tx *store.Tx, p org.Principal, in CreateInput) (*startInfo, error) {
+	si := &startInfo{}
 	if _, err := users.Get(ctx, tx, p, in.User); err != nil {
 		return nil, err
 	}
+	var err error
+	if si.conn, err = network.GetConnector(ctx, tx, p, in.Connector); err != nil {
+		return nil, err
+	}
+	if si.st, err = network.GetStation(ctx, tx, p, si.conn.Chargestation); err != nil {
+		return nil, err
+	}
+	if !si.st.HasCapability(network.CapRemoteStartStop) {
+		return nil, apperr.Newf(apperr.Conflict, "remote_start_not_supported", "Charge station %s cannot be started remotely (no REMOTE_START_STOP_CAPABLE)", si.st.ID)
+	}
+	if si.conn.Rate == nil {
+		return nil, apperr.Newf(apperr.Conflict, "connector_has_no_rate", "Connector %s has no rate; give it one before starting sessions", si.conn.ID)
+	}
+	if si.o, err = org.Get(ctx, tx, p.OrgID); err != nil {
+		return nil, err
+	}
+	si.rate, si.rateErr = rates.Get(ctx, tx, p, *si.conn.Rate)
+	si.loc, si.locErr = network.GetLocation(ctx, tx, p, si.st.Location)
+	if in.Type == TypePostpaid {
+		si.method, si.methodErr = s.defaultMethod(ctx, tx, p, in.User)
+	}
+	return si, nil
+}
+
+func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in CreateInput, pre *startInfo) (*Session, error) {
 	conn, err := network.GetConnector(ctx, tx, p, in.Connector)
 	if err != nil {
 		return nil, err
@@ -105,20 +160,13 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in 
 	if _, err := tx.ExecContext(ctx, `UPDATE connectors SET updated_at = updated_at WHERE id = $1`, conn.ID); err != nil {
 		return nil, fmt.Errorf("session: lock connector: %w", err)
 	}
-	st, err := network.GetStation(ctx, tx, p, conn.Chargestation)
-	if err != nil {
-		return nil, err
+	if pre == nil || pre.conn.Chargestation != conn.Chargestation || (pre.conn.Rate == nil) != (conn.Rate == nil) ||
+		(conn.Rate != nil && *pre.conn.Rate != *conn.Rate) {
+		if pre, err = s.gather(ctx, tx, p, in); err != nil { // changed meanwhile: read it all here
+			return nil, err
+		}
 	}
-	if !st.HasCapability(network.CapRemoteStartStop) {
-		return nil, apperr.Newf(apperr.Conflict, "remote_start_not_supported", "Charge station %s cannot be started remotely (no REMOTE_START_STOP_CAPABLE)", st.ID)
-	}
-	if conn.Rate == nil {
-		return nil, apperr.Newf(apperr.Conflict, "connector_has_no_rate", "Connector %s has no rate; give it one before starting sessions", conn.ID)
-	}
-	o, err := org.Get(ctx, tx, p.OrgID)
-	if err != nil {
-		return nil, err
-	}
+	st, o := pre.st, pre.o
 	cfg := o.Configurations
 	now := store.Now()
 	var recent int
@@ -130,14 +178,13 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in 
 		return nil, apperr.Newf(apperr.Conflict, "connector_cooldown",
 			"A session was started on this connector less than %d seconds ago; wait before starting another", cfg.ConnectorStartCooldown)
 	}
-	rate, err := rates.Get(ctx, tx, p, *conn.Rate)
-	if err != nil {
-		return nil, err
+	if pre.rateErr != nil {
+		return nil, pre.rateErr
 	}
-	loc, err := network.GetLocation(ctx, tx, p, st.Location)
-	if err != nil {
-		return nil, err
+	if pre.locErr != nil {
+		return nil, pre.locErr
 	}
+	rate, loc := pre.rate, pre.loc
 	tag := users.NewVirtualTag()
 	if _, err := users.AddKey(ctx, tx, p, in.User, tag, users.KeyVirtual); err != nil {
 		return nil, err
@@ -153,10 +200,10 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in 
 	var paymentEvents []string
 	switch in.Type {
 	case TypePostpaid:
-		method, err := s.defaultMethod(ctx, tx, p, in.User)
-		if err != nil {
-			return nil, err
+		if pre.methodErr != nil {
+			return nil, pre.methodErr
 		}
+		method := pre.method
 		pay.Type, pay.Status, pay.paymentMethod, pay.customer = "card", PayPending, method.Token, method.Customer
 	case TypeWallet:
 		if paymentEvents, err = s.holdWallet(ctx, tx, p, x, cfg); err != nil {
@@ -195,7 +242,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, p org.Principal, in 
 // defaultMethod picks the saved method a postpaid session is charged to.
 // In test mode a user without one is charged to the sandbox's test card, so
 // the stage-environment guide of spec 003 works as written (DESIGN §6).
-func (s *Service) defaultMethod(ctx context.Context, tx *store.Tx, p org.Principal, userID string) (payments.Method, error) {
+func (s *Service) defaultMethod(ctx context.Context, tx store.Querier, p org.Principal, userID string) (payments.Method, error) {
 	var method payments.Method
 	if s.payments != nil {
 		var err error

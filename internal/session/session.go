@@ -266,6 +266,8 @@ func save(ctx context.Context, tx *store.Tx, x *Session) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("session: save %s: changed concurrently (version %d)", x.ID, x.version)
 	}
+	id := x.ID
+	tx.AfterCommit(func() { changes.notify(id) })
 	x.version++
 	if x.Payment != nil {
 		return savePayment(ctx, tx, x.Payment)
@@ -317,6 +319,8 @@ func savePayment(ctx context.Context, tx *store.Tx, p *Payment) error {
 	if err != nil {
 		return fmt.Errorf("session: save payment %s: %w", p.ID, err)
 	}
+	id := p.Session
+	tx.AfterCommit(func() { changes.notify(id) })
 	return nil
 }
 

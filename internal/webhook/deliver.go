@@ -74,7 +74,7 @@ func (s *Service) handle(ctx context.Context, j *jobs.Job) error {
 		return jobs.Permanent(err)
 	}
 	if f := s.disp.flight(p.Delivery); f != nil { // the job came back while its attempt still runs
-		f.attach()
+		f.attach(j)
 		return s.await(ctx, f, s.disp.hold(p.Endpoint))
 	}
 	if !s.begin() {
@@ -98,7 +98,7 @@ func (s *Service) handle(ctx context.Context, j *jobs.Job) error {
 		return jobs.RetryAfter(fmt.Errorf("webhook: delivery %s: next attempt not due yet", p.Delivery), wait)
 	}
 	hold := s.disp.hold(p.Endpoint)
-	f := s.disp.start(p.Delivery, p.Endpoint, s.opt.Timeout)
+	f := s.disp.start(p.Delivery, p.Endpoint, s.opt.Timeout, j)
 	s.running.Add(1) // within begin's count, so never racing Close's Wait
 	go s.run(f, t)
 	return s.await(ctx, f, hold)
@@ -218,23 +218,25 @@ type result struct {
 	err        string // for the delivery log
 }
 
-// run makes one attempt, records it and frees its slot.
+// run makes one attempt, frees its slot, records the outcome and wakes
+// whoever waits for it.
 func (s *Service) run(f *flight, t *target) {
 	defer s.running.Done()
 	r := s.attempt(t, f.deadline)
-	wake := f.exchanged()
+	wake, job := f.exchanged()
+	s.disp.exchangeOver(f, r.took)
 	if s.base.Err() != nil { // Close aborted the attempt: it records nothing
 		f.next, f.err = time.Now(), errClosed
 		if wake { // make the parked job due now, for the next process to take
 			s.requeue(t)
 		}
-		s.disp.finish(f, r.took)
+		s.disp.finish(f)
 		return
 	}
 	s.metrics.results.WithLabelValues(r.kind).Inc()
 	s.metrics.duration.Observe(r.took.Seconds())
-	s.record(f, t, r, wake)
-	s.disp.finish(f, r.took)
+	s.record(f, t, r, wake, job)
+	s.disp.finish(f)
 }
 
 // requeue makes a delivery's parked job due at once.
@@ -386,14 +388,18 @@ func jitter(d time.Duration) time.Duration {
 // failure history (which may disable it), the delivery's state and next
 // attempt, and the delivery log row. When no worker waits for the outcome
 // (wake), it also moves the delivery's job to the next attempt, or removes
-// it. It leaves the outcome in f for the waiting worker.
-func (s *Service) record(f *flight, t *target, r result, wake bool) {
+// it; when one does and the delivery is resolved, it completes the worker's
+// job. It leaves the outcome in f for the waiting worker. The transaction
+// is the database's group commit (store.DB.Batch), shared with other
+// attempts' outcomes: at a few thousand deliveries a second, one
+// transaction per delivery is what would limit them.
+func (s *Service) record(f *flight, t *target, r result, wake bool, job *jobs.Job) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n := t.attempts + 1
 	var disabled, state string
 	var next time.Time
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error {
 		now := store.Now()
 		disabled, state, next = "", statePending, time.Time{}
 		// The endpoint row first: Delete locks the endpoint, then deliveries.
@@ -452,6 +458,9 @@ func (s *Service) record(f *flight, t *target, r result, wake bool) {
 			return fmt.Errorf("log attempt: %w", err)
 		}
 		if !wake {
+			if job != nil && state != statePending {
+				return job.CompleteIn(ctx, tx) // the worker then has nothing left to write
+			}
 			return nil
 		}
 		if state != statePending {

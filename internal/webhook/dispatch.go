@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/joule-ev/joule/internal/jobs"
 )
 
 // dispatcher is the in-process side of delivery: it bounds concurrent
@@ -54,8 +56,9 @@ type flight struct {
 	done               chan struct{} // closed once the outcome is recorded
 
 	mu       sync.Mutex
-	httpDone bool // the exchange is over; only recording remains
-	detached bool // no worker waits: the attempt must wake the job
+	httpDone bool      // the exchange is over; only recording remains
+	detached bool      // no worker waits: the attempt must wake the job
+	job      *jobs.Job // the job of the worker waiting, if any
 
 	// Set before done is closed.
 	final bool      // the delivery is resolved (succeeded, failed or gone)
@@ -67,11 +70,11 @@ type flight struct {
 // back while the attempt was still running). Once the exchange is over the
 // attempt has already decided whether to wake the job, and this changes
 // nothing: the worker just waits for done.
-func (f *flight) attach() {
+func (f *flight) attach(j *jobs.Job) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.httpDone {
-		f.detached = false
+		f.detached, f.job = false, j
 	}
 }
 
@@ -89,12 +92,16 @@ func (f *flight) detach() bool {
 }
 
 // exchanged marks the HTTP exchange over and reports whether the attempt
-// must wake the job (no worker waits for it).
-func (f *flight) exchanged() (wake bool) {
+// must wake the job (no worker waits for it), or else the waiting worker's
+// job (whose completion the attempt may record with its outcome).
+func (f *flight) exchanged() (wake bool, waiting *jobs.Job) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.httpDone = true
-	return f.detached
+	if f.detached {
+		return true, nil
+	}
+	return false, f.job
 }
 
 // initialLatency is assumed of an endpoint until its first attempt ends.
@@ -137,6 +144,9 @@ func (d *dispatcher) flight(delivery string) *flight {
 // trip through the job table; a slow endpoint's jobs are put back at once.
 const maxSlotWait = 100 * time.Millisecond
 
+// minSlotWait is the least a job waits for a slot of a fast endpoint.
+const minSlotWait = 20 * time.Millisecond
+
 // acquire takes a slot for an attempt to the endpoint, and removes the
 // delivery from the endpoint's waiting list (its job is running now). When
 // the endpoint is full it waits only if a slot is expected within
@@ -158,7 +168,10 @@ func (d *dispatcher) acquire(ctx context.Context, endpoint, delivery string) boo
 			if expect > maxSlotWait {
 				return false
 			}
-			deadline = time.Now().Add(min(2*expect, maxSlotWait))
+			// At least minSlotWait: a fast endpoint's slot turns over in
+			// well under a millisecond but its waiters wake in turn, and a
+			// job put back costs two more writes (its retry and its claim).
+			deadline = time.Now().Add(min(max(2*expect, minSlotWait), maxSlotWait))
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
@@ -216,10 +229,11 @@ func (d *dispatcher) drop() {
 	}
 }
 
-// start registers an attempt holding a slot taken by acquire.
-func (d *dispatcher) start(delivery, endpoint string, timeout time.Duration) *flight {
+// start registers an attempt holding a slot taken by acquire; j is the job
+// of the worker that will wait for it.
+func (d *dispatcher) start(delivery, endpoint string, timeout time.Duration, j *jobs.Job) *flight {
 	now := time.Now()
-	f := &flight{delivery: delivery, endpoint: endpoint, deadline: now.Add(timeout), done: make(chan struct{})}
+	f := &flight{delivery: delivery, endpoint: endpoint, deadline: now.Add(timeout), done: make(chan struct{}), job: j}
 	d.mu.Lock()
 	d.flights[delivery] = f
 	d.ep(endpoint).started[delivery] = now
@@ -227,15 +241,22 @@ func (d *dispatcher) start(delivery, endpoint string, timeout time.Duration) *fl
 	return f
 }
 
-// finish ends an attempt: it feeds the endpoint's latency average, frees
-// the slot and wakes the waiters.
-func (d *dispatcher) finish(f *flight, took time.Duration) {
+// exchangeOver is called when an attempt's HTTP exchange has ended: it
+// feeds the endpoint's latency average and frees the slot (the receiver is
+// no longer busy with it) while the outcome is being recorded.
+func (d *dispatcher) exchangeOver(f *flight, took time.Duration) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	e := d.ep(f.endpoint)
 	e.latency = (4*e.latency + took) / 5
 	delete(e.started, f.delivery)
-	delete(d.flights, f.delivery)
 	d.releaseLocked(f.endpoint)
+}
+
+// finish ends an attempt whose outcome is recorded, and wakes its waiters.
+func (d *dispatcher) finish(f *flight) {
+	d.mu.Lock()
+	delete(d.flights, f.delivery)
 	d.mu.Unlock()
 	close(f.done)
 }
