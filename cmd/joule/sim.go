@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,6 +39,8 @@ type simCmd struct {
 	RatePerSec        float64       `name:"rate" default:"100" help:"Chargers started per second; 0 starts them all at once."`
 	CallTimeout       time.Duration `default:"30s" help:"How long a charger waits for the answer to a call."`
 	Insecure          bool          `help:"Skip TLS certificate verification for wss:// URLs (test servers only)."`
+	Warmup            time.Duration `default:"5s" help:"The steady-state figures start this long after every charger booted and end with the run (before the wind-down)."`
+	JSON              bool          `name:"json" help:"Print the summary as one JSON object instead of text."`
 	Verbose           bool          `short:"v" help:"Log connections, behaviours and failures."`
 }
 
@@ -119,7 +122,26 @@ func (c *simCmd) Run() error {
 			}()
 		}
 	}
+	// The steady state: from Warmup after the last boot to the end of the run.
+	marks := make(chan sim.Mark, 1)
+	go func() {
+		if fleet.WaitBooted(run) != nil {
+			return
+		}
+		select {
+		case <-time.After(c.Warmup):
+			marks <- fleet.Mark()
+		case <-run.Done():
+		}
+	}()
 	<-run.Done()
+	var steady *sim.WindowStats
+	select {
+	case m := <-marks:
+		w := fleet.StatsSince(m)
+		steady = &w
+	default:
+	}
 	wg.Wait()
 	if c.Transactions {
 		c.windDown(fleet)
@@ -134,7 +156,11 @@ func (c *simCmd) Run() error {
 	endLife()
 	fleet.Stop()
 
-	printSummary(os.Stdout, stats)
+	if c.JSON {
+		printJSON(os.Stdout, stats, steady)
+	} else {
+		printSummary(os.Stdout, stats, steady)
+	}
 	if stats.Failures > 0 || startFailures.Load() > 0 || neverBooted > 0 {
 		return fmt.Errorf("sim: %d call(s) failed, %d transaction(s) could not start, %d charger(s) never booted",
 			stats.Failures, startFailures.Load(), neverBooted)
@@ -175,12 +201,12 @@ func (c *simCmd) progress(ctx context.Context, fleet *sim.Fleet) {
 	}
 }
 
-func printSummary(w io.Writer, s sim.FleetStats) {
+func printSummary(w io.Writer, s sim.FleetStats, steady *sim.WindowStats) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chargers     %d (connected %d, booted %d at the end)\n", s.Chargers, s.Connected, s.Booted)
 	if s.ConnectMax > 0 {
-		fmt.Fprintf(&b, "connect      all booted %v after start (per charger p50 %v, max %v); ",
-			s.ConnectTime.Round(time.Millisecond), s.ConnectP50.Round(time.Millisecond), s.ConnectMax.Round(time.Millisecond))
+		fmt.Fprintf(&b, "connect      all booted %v after start = %.0f chargers/s (per charger p50 %v, max %v); ",
+			s.ConnectTime.Round(time.Millisecond), connectRate(s), s.ConnectP50.Round(time.Millisecond), s.ConnectMax.Round(time.Millisecond))
 	} else {
 		b.WriteString("connect      no charger booted; ")
 	}
@@ -188,6 +214,35 @@ func printSummary(w io.Writer, s sim.FleetStats) {
 	fmt.Fprintf(&b, "calls        %d in %v = %.1f calls/s; failed %d (CALLERROR %d)\n",
 		s.Calls, s.Elapsed.Round(time.Millisecond), s.CallsPerSecond, s.Failures, s.CallErrors)
 	fmt.Fprintf(&b, "latency      p50 %v, p99 %v, max %v\n", s.P50, s.P99, s.Max.Round(time.Microsecond))
+	if steady != nil {
+		fmt.Fprintf(&b, "steady       %d calls in %v = %.1f calls/s; failed %d; latency p50 %v, p99 %v, max %v\n",
+			steady.Calls, steady.Elapsed.Round(time.Millisecond), steady.CallsPerSecond, steady.Failures, steady.P50, steady.P99, steady.Max)
+	}
 	fmt.Fprintf(&b, "commands     %d answered\n", s.Commands)
 	_, _ = io.WriteString(w, b.String())
+}
+
+func connectRate(s sim.FleetStats) float64 {
+	if s.ConnectTime <= 0 {
+		return 0
+	}
+	return float64(s.Booted) / s.ConnectTime.Seconds()
+}
+
+// printJSON prints the summary for scripts (durations in milliseconds).
+func printJSON(w io.Writer, s sim.FleetStats, steady *sim.WindowStats) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	out := map[string]any{
+		"chargers": s.Chargers, "connected": s.Connected, "booted": s.Booted,
+		"connect_ms": ms(s.ConnectTime), "connect_per_s": connectRate(s), "connect_p50_ms": ms(s.ConnectP50), "connect_max_ms": ms(s.ConnectMax),
+		"connections": s.Connects, "connect_failures": s.ConnectFailures,
+		"calls": s.Calls, "elapsed_ms": ms(s.Elapsed), "calls_per_s": s.CallsPerSecond, "failed": s.Failures, "call_errors": s.CallErrors,
+		"p50_ms": ms(s.P50), "p99_ms": ms(s.P99), "max_ms": ms(s.Max), "commands": s.Commands,
+	}
+	if steady != nil {
+		out["steady"] = map[string]any{"calls": steady.Calls, "elapsed_ms": ms(steady.Elapsed), "calls_per_s": steady.CallsPerSecond,
+			"failed": steady.Failures, "p50_ms": ms(steady.P50), "p99_ms": ms(steady.P99), "max_ms": ms(steady.Max)}
+	}
+	b, _ := json.Marshal(out)
+	_, _ = fmt.Fprintf(w, "%s\n", b)
 }

@@ -112,3 +112,72 @@ func (h *histogram) quantile(q float64) time.Duration {
 	}
 	return time.Duration(h.max.Load())
 }
+
+// Mark is a point in a fleet's call statistics; StatsSince measures the
+// calls made after it (a steady-state window that leaves out the connect
+// storm at the start and the wind-down at the end).
+type Mark struct {
+	at                          time.Time
+	calls, failures, callErrors int64
+	counts                      [600]uint64
+}
+
+// WindowStats are the calls made between a Mark and a later point.
+type WindowStats struct {
+	Elapsed                     time.Duration
+	Calls, Failures, CallErrors int64
+	CallsPerSecond              float64
+	// P50, P99 and Max are the window's CALL round-trip latencies,
+	// accurate to ~6%.
+	P50, P99, Max time.Duration
+}
+
+// Mark records the fleet's statistics now.
+func (f *Fleet) Mark() Mark { return f.stats.mark() }
+
+// StatsSince returns the statistics of the calls made since m.
+func (f *Fleet) StatsSince(m Mark) WindowStats {
+	now := f.stats.mark()
+	w := WindowStats{Elapsed: now.at.Sub(m.at), Calls: now.calls - m.calls, Failures: now.failures - m.failures,
+		CallErrors: now.callErrors - m.callErrors}
+	if w.Elapsed > 0 {
+		w.CallsPerSecond = float64(w.Calls) / w.Elapsed.Seconds()
+	}
+	var diff [600]uint64
+	var total uint64
+	for i := range diff {
+		diff[i] = now.counts[i] - m.counts[i]
+		total += diff[i]
+	}
+	w.P50, w.P99 = quantileOf(&diff, total, 0.50), quantileOf(&diff, total, 0.99)
+	for i := len(diff) - 1; i >= 0; i-- {
+		if diff[i] > 0 {
+			w.Max = time.Duration(bucketValue(i)) * time.Microsecond
+			break
+		}
+	}
+	return w
+}
+
+func (r *recorder) mark() Mark {
+	m := Mark{at: time.Now(), calls: r.calls.Load(), failures: r.failures.Load(), callErrors: r.callErrors.Load()}
+	for i := range m.counts {
+		m.counts[i] = r.latency.counts[i].Load()
+	}
+	return m
+}
+
+func quantileOf(counts *[600]uint64, total uint64, q float64) time.Duration {
+	if total == 0 {
+		return 0
+	}
+	target := max(uint64(q*float64(total)+0.5), 1)
+	var seen uint64
+	for i := range counts {
+		seen += counts[i]
+		if seen >= target {
+			return time.Duration(bucketValue(i)) * time.Microsecond
+		}
+	}
+	return 0
+}
