@@ -337,7 +337,7 @@ func (q *Queue) claimWhere(ctx context.Context, tx *store.Tx, cond, state string
 		args = append(args, k)
 		ph[i] = fmt.Sprintf("$%d", len(args))
 	}
-	rows, err := tx.QueryPrepared(ctx, `UPDATE jobs SET state = $6, locked_by = $1, locked_until = $2, attempts = attempts + 1
+	rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = $6, locked_by = $1, locked_until = $2, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM jobs WHERE `+cond+` AND kind IN (`+strings.Join(ph, ",")+`)
 			ORDER BY run_at LIMIT $5`+q.db.SkipLocked()+`)
 		RETURNING id, kind, payload, attempts, max_attempts, run_at, unique_key`, args...)

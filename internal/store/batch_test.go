@@ -202,7 +202,7 @@ func TestPreparedStatementsReused(t *testing.T) {
 				if err := insertOrg(ctx, tx, fmt.Sprintf("o_%02d", i)); err != nil {
 					return err
 				}
-				rows, err := tx.QueryPrepared(ctx, `SELECT id FROM organizations WHERE id LIKE $1 ORDER BY id`, "o_%")
+				rows, err := tx.QueryContext(ctx, `SELECT id FROM organizations WHERE id LIKE $1 ORDER BY id`, "o_%")
 				if err != nil {
 					return err
 				}
@@ -235,4 +235,65 @@ func TestPreparedStatementsReused(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPreparedStatementsWithOpenRows: on SQLite a transaction may run a
+// query again while the rows of its first run are still open (read inside
+// the loop over them); the second run must not reset the first's cached
+// statement. Both kinds of transaction are checked. (PostgreSQL allows one
+// open result per connection, so code that runs on both never does this.)
+func TestPreparedStatementsWithOpenRows(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	const list = `SELECT id FROM organizations WHERE id LIKE $1 ORDER BY id`
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		for i := range 5 {
+			if err := insertOrg(ctx, tx, fmt.Sprintf("o_%d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nested := func(tx *store.Tx) error {
+		rows, err := tx.QueryContext(ctx, list, "o_%")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			inner, err := tx.QueryContext(ctx, list, id)
+			if err != nil {
+				return err
+			}
+			m := 0
+			for inner.Next() {
+				m++
+			}
+			inner.Close()
+			var again string
+			if err := tx.QueryRowContext(ctx, list, id).Scan(&again); err != nil || again != id || m != 1 {
+				return fmt.Errorf("inner reads of %s: %d rows, %q, %v", id, m, again, err)
+			}
+			n++
+		}
+		if n != 5 {
+			return fmt.Errorf("outer loop saw %d rows, want 5", n)
+		}
+		return rows.Err()
+	}
+	for range 3 { // the statements are cached after the first rounds
+		if err := db.InTx(ctx, nested); err != nil {
+			t.Fatal("write transaction:", err)
+		}
+		if err := db.ReadTx(ctx, nested); err != nil {
+			t.Fatal("read transaction:", err)
+		}
+	}
 }

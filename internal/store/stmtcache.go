@@ -13,61 +13,74 @@ import (
 // own per-connection statement cache on PostgreSQL, so nothing is done
 // there).
 //
-// Inside a transaction only statements that leave no rows open are reused:
-// ExecContext and QueryRowContext (whose row is read at once). A statement
-// with open rows would be reset by a second use of the same statement on
-// the same connection, so QueryContext inside a transaction prepares anew.
-// Reads outside transactions go through the pool, where database/sql holds
-// the connection for as long as the rows are open: they all reuse.
+// A statement with open rows would be reset by a second use of the same
+// statement on the same connection, so the cache holds up to maxSlots
+// statements per query: in a transaction, each run of a query through
+// QueryContext (whose rows may still be open) takes the next slot, and
+// ExecContext and QueryRowContext use the next unused one. A group-commit
+// transaction runs the same query for many writes; beyond maxSlots, the
+// query runs unprepared. Reads outside transactions go through the pool,
+// where database/sql holds the connection for as long as the rows are
+// open: they all use slot 0.
+//
+// Preparing takes a connection of the pool. A transaction holds one, and
+// waiting for another could wait forever (SQLite has one write connection;
+// the read transactions of ReadTx could hold every read connection), so a
+// statement a transaction asks for is run unprepared this once and
+// prepared before the next transaction begins (prepareDeferred).
 
 // maxCached bounds the cache; queries built at run time beyond it simply
 // run unprepared.
 const maxCached = 2000
 
-type stmtCache struct {
-	pool *sql.DB
-	// deferred: the pool is SQLite's single write connection. Preparing
-	// needs a free connection, which a transaction asking for a statement
-	// holds; so a missing statement is run unprepared this once and
-	// prepared by the next InTx before it begins (see prepareDeferred).
-	deferred bool
-	mu       sync.RWMutex
-	m        map[string]*sql.Stmt // nil value: does not prepare
-	pending  map[string]struct{}
+// maxSlots bounds the statements of one query (see above).
+const maxSlots = 4
+
+type stmtKey struct {
+	query string
+	slot  uint8
 }
 
-func newStmtCache(pool *sql.DB, deferred bool) *stmtCache {
-	return &stmtCache{pool: pool, deferred: deferred, m: make(map[string]*sql.Stmt), pending: make(map[string]struct{})}
+type stmtCache struct {
+	pool    *sql.DB
+	mu      sync.RWMutex
+	m       map[stmtKey]*sql.Stmt // nil value: does not prepare
+	pending map[stmtKey]struct{}
+}
+
+func newStmtCache(pool *sql.DB) *stmtCache {
+	return &stmtCache{pool: pool, m: make(map[stmtKey]*sql.Stmt), pending: make(map[stmtKey]struct{})}
 }
 
 // get returns the prepared statement for query, or nil when there is none
 // (yet): the cache is full, the query does not prepare (for example a
 // script of several statements: the caller runs it as is and gets the real
-// error, if any), or, on the write connection, it is prepared later.
-func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+// error, if any), or the caller holds a connection (inTx) and it is
+// prepared later.
+func (c *stmtCache) get(ctx context.Context, key stmtKey, inTx bool) *sql.Stmt {
 	c.mu.RLock()
-	st, ok := c.m[query]
+	st, ok := c.m[key]
 	c.mu.RUnlock()
 	if ok {
 		return st
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
+	if st, ok := c.m[key]; ok {
 		return st
 	}
 	if len(c.m)+len(c.pending) >= maxCached {
 		return nil
 	}
-	if c.deferred {
-		c.pending[query] = struct{}{}
+	if inTx {
+		c.pending[key] = struct{}{}
 		return nil
 	}
-	st, err := c.pool.PrepareContext(context.WithoutCancel(ctx), query)
+	st, err := c.pool.PrepareContext(context.WithoutCancel(ctx), key.query)
 	if err != nil {
 		st = nil
 	}
-	c.m[query] = st
+	c.m[key] = st
 	return st
 }
 
@@ -80,25 +93,25 @@ func (c *stmtCache) prepareDeferred(ctx context.Context) {
 		c.mu.RUnlock()
 		return
 	}
-	queries := make([]string, 0, len(c.pending))
-	for q := range c.pending {
-		queries = append(queries, q)
+	keys := make([]stmtKey, 0, len(c.pending))
+	for k := range c.pending {
+		keys = append(keys, k)
 	}
 	c.mu.RUnlock()
-	for _, query := range queries {
-		st, err := c.pool.PrepareContext(context.WithoutCancel(ctx), query)
+	for _, key := range keys {
+		st, err := c.pool.PrepareContext(context.WithoutCancel(ctx), key.query)
 		if err != nil {
 			st = nil
 		}
 		c.mu.Lock()
-		if _, done := c.m[query]; done {
+		if _, done := c.m[key]; done {
 			if st != nil {
 				_ = st.Close() // another transaction prepared it meanwhile
 			}
 		} else {
-			c.m[query] = st
+			c.m[key] = st
 		}
-		delete(c.pending, query)
+		delete(c.pending, key)
 		c.mu.Unlock()
 	}
 }
@@ -121,56 +134,76 @@ type cachedPool struct {
 }
 
 func (p cachedPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := p.c.get(ctx, query); st != nil {
+	if st := p.c.get(ctx, stmtKey{query: query}, false); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return p.DB.ExecContext(ctx, query, args...)
 }
 
 func (p cachedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := p.c.get(ctx, query); st != nil {
+	if st := p.c.get(ctx, stmtKey{query: query}, false); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return p.DB.QueryContext(ctx, query, args...)
 }
 
 func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := p.c.get(ctx, query); st != nil {
+	if st := p.c.get(ctx, stmtKey{query: query}, false); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return p.DB.QueryRowContext(ctx, query, args...)
 }
 
+// stmt returns the transaction's use of the cached statement of query, or
+// nil to run it unprepared. rows: the caller leaves rows open.
+func (tx *Tx) stmt(ctx context.Context, query string, rows bool) *sql.Stmt {
+	c := tx.DB.writeStmts
+	if tx.readOnly {
+		c = tx.DB.readStmts
+	}
+	if c == nil {
+		return nil
+	}
+	slot := tx.slots[query]
+	if slot >= maxSlots {
+		return nil
+	}
+	if rows {
+		if tx.slots == nil {
+			tx.slots = make(map[string]uint8)
+		}
+		tx.slots[query] = slot + 1
+	}
+	st := c.get(ctx, stmtKey{query, slot}, true)
+	if st == nil {
+		return nil
+	}
+	return tx.Tx.StmtContext(ctx, st)
+}
+
 // ExecContext runs a statement in the transaction (prepared once per
 // connection on SQLite).
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if c := tx.DB.writeStmts; c != nil && !tx.readOnly {
-		if st := c.get(ctx, query); st != nil {
-			return tx.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-		}
+	if st := tx.stmt(ctx, query, false); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return tx.Tx.ExecContext(ctx, query, args...)
 }
 
 // QueryRowContext runs a query for one row in the transaction (prepared
-// once per connection on SQLite). Scan the row before the next query.
+// once per connection on SQLite).
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if c := tx.DB.writeStmts; c != nil && !tx.readOnly {
-		if st := c.get(ctx, query); st != nil {
-			return tx.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-		}
+	if st := tx.stmt(ctx, query, false); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.Tx.QueryRowContext(ctx, query, args...)
 }
 
-// QueryPrepared is QueryContext with the statement prepared once per
-// connection on SQLite, for queries run often. Close the rows before the
-// same query runs again in the transaction: both would share one statement.
-func (tx *Tx) QueryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if c := tx.DB.writeStmts; c != nil && !tx.readOnly {
-		if st := c.get(ctx, query); st != nil {
-			return tx.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-		}
+// QueryContext runs a query in the transaction (prepared once per
+// connection on SQLite, for its first run in the transaction).
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(ctx, query, true); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return tx.Tx.QueryContext(ctx, query, args...)
 }

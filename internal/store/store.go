@@ -121,7 +121,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		r.SetMaxOpenConns(opt.MaxConns)
 		r.SetMaxIdleConns(opt.MaxConns)
 		db.write, db.read = w, r
-		db.writeStmts, db.readStmts = newStmtCache(w, true), newStmtCache(r, false)
+		db.writeStmts, db.readStmts = newStmtCache(w), newStmtCache(r)
 		ckctx, stop := context.WithCancel(context.Background())
 		db.stopCheckpoints, db.checkpointsDone = stop, make(chan struct{})
 		go db.checkpointLoop(ckctx)
@@ -247,7 +247,8 @@ type Tx struct {
 	*sql.Tx
 	DB          *DB
 	afterCommit []func()
-	readOnly    bool // ReadTx: on the read pool, whose statements are not the write cache's
+	readOnly    bool             // ReadTx: on the read pool, whose statements are not the write cache's
+	slots       map[string]uint8 // the next free statement slot of queries run with QueryContext (stmtcache.go)
 }
 
 // AfterCommit registers f to run once the transaction has committed (for
@@ -309,6 +310,7 @@ func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if db.Dialect == Postgres {
 		return db.InTx(ctx, fn)
 	}
+	db.readStmts.prepareDeferred(ctx)
 	stx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("store: begin read: %w", err)

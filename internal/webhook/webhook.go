@@ -35,7 +35,6 @@ package webhook
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"math"
@@ -304,17 +303,8 @@ func (s *Service) fanOut(ctx context.Context, tx *store.Tx, e events.Event) erro
 // receives only events with a Drive form, when subscribed to the Drive name
 // or to the platform type.
 func (s *Service) subscribers(ctx context.Context, q store.Querier, e events.Event) ([]string, error) {
-	// Every event of every transaction comes here: inside a transaction
-	// the statement is prepared once (its rows are closed before any
-	// other query below).
-	query := `SELECT id, enabled_events, format FROM webhook_endpoints WHERE org_id = $1 AND test_mode = $2 AND status = $3 ORDER BY id`
-	var rows *sql.Rows
-	var err error
-	if tx, ok := q.(*store.Tx); ok {
-		rows, err = tx.QueryPrepared(ctx, query, e.OrgID, e.TestMode, StatusEnabled)
-	} else {
-		rows, err = q.QueryContext(ctx, query, e.OrgID, e.TestMode, StatusEnabled)
-	}
+	rows, err := q.QueryContext(ctx, `SELECT id, enabled_events, format FROM webhook_endpoints WHERE org_id = $1 AND test_mode = $2 AND status = $3
+		ORDER BY id`, e.OrgID, e.TestMode, StatusEnabled)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: subscribers: %w", err)
 	}
