@@ -22,7 +22,10 @@ var ErrParkingStop = apperr.New(apperr.NotAllowed, "stop_not_allowed_parking_rat
 // already ended returns it unchanged (stop is idempotent).
 func (s *Service) Stop(ctx context.Context, p org.Principal, sessionID string) (*Session, error) {
 	var x *Session
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	// Group-committed with other writes (store.DB.Batch): an API stop is a
+	// small write, and on SQLite a transaction of its own would hold the
+	// database's one writer for as long as several group-committed writes.
+	err := s.db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		if x, err = load(ctx, tx, tx.DB.ForUpdate(), p, sessionID); err != nil {
 			return err
@@ -191,7 +194,10 @@ func accepted(resp any) bool {
 // RetryPayment charges a postpaid session's debt again.
 func (s *Service) RetryPayment(ctx context.Context, p org.Principal, sessionID string) (*Session, error) {
 	var x *Session
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	// Group-committed with other writes (store.DB.Batch): an API stop is a
+	// small write, and on SQLite a transaction of its own would hold the
+	// database's one writer for as long as several group-committed writes.
+	err := s.db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		if x, err = load(ctx, tx, tx.DB.ForUpdate(), p, sessionID); err != nil {
 			return err

@@ -97,7 +97,8 @@ func (s *Service) Create(ctx context.Context, p org.Principal, in CreateInput) (
 		return nil, err
 	}
 	var x *Session
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	// Group-committed with other writes, as Stop is.
+	err = s.db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		x, err = s.create(ctx, tx, p, in, pre)
 		return err
