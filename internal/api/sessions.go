@@ -43,31 +43,43 @@ type SessionListInput struct {
 // settleWait gives a charger a moment to answer a command, so that the
 // response shows the outcome when it comes quickly; the state machine does
 // not depend on it. It waits for the session's changes in this process
-// (session.Watch) and looks again every quarter second for changes made
-// elsewhere, so that waiting API calls do not read the session in a loop.
+// (session.Watch), looks again every quarter second for changes made
+// elsewhere, and reads only the status while it waits: the whole session,
+// priced, is read once at the end.
 func (s *Server) settleWait(ctx context.Context, p org.Principal, x *session.Session, transient ...string) *session.Session {
+	return s.waitSession(ctx, p, x, func(status, _ string) bool { return !slices.Contains(transient, status) })
+}
+
+// waitSession waits up to two seconds until done says so of the session's
+// status and payment URL, then returns the session as it is then (x when
+// done held at once, or when it cannot be read).
+func (s *Server) waitSession(ctx context.Context, p org.Principal, x *session.Session, done func(status, paymentURL string) bool) *session.Session {
+	url := ""
+	if x.Payment != nil {
+		url = x.Payment.URL
+	}
+	if done(x.Status, url) {
+		return x
+	}
 	deadline := time.Now().Add(2 * time.Second)
-	for {
-		still := false
-		for _, st := range transient {
-			still = still || x.Status == st
-		}
-		left := time.Until(deadline)
-		if !still || left <= 0 || ctx.Err() != nil {
-			return x
-		}
+	for left := time.Until(deadline); left > 0 && ctx.Err() == nil; left = time.Until(deadline) {
 		changed, stop := session.Watch(x.ID)
-		y, err := s.Sessions.Get(ctx, p, x.ID) // after Watch: no change slips in between
+		st, u, err := s.Sessions.Status(ctx, p, x.ID) // after Watch: no change slips in between
 		if err != nil {
 			stop()
 			return x
 		}
-		x = y
-		if slices.Contains(transient, x.Status) {
-			session.WaitChange(changed, min(left, 250*time.Millisecond))
+		if done(st, u) {
+			stop()
+			break
 		}
+		session.WaitChange(changed, min(left, 250*time.Millisecond))
 		stop()
 	}
+	if y, err := s.Sessions.Get(ctx, p, x.ID); err == nil {
+		return y
+	}
+	return x
 }
 
 func (s *Server) registerSessions() {
@@ -85,17 +97,7 @@ func (s *Server) registerSessions() {
 			}
 			if in.Body.Type == session.TypePaymentLink {
 				// The hosted page is made by a job; wait a moment for its URL.
-				deadline := time.Now().Add(2 * time.Second)
-				for x.Payment != nil && x.Payment.URL == "" && time.Now().Before(deadline) && ctx.Err() == nil {
-					changed, stop := session.Watch(x.ID)
-					if y, err := s.Sessions.Get(ctx, p, x.ID); err == nil {
-						x = y
-					}
-					if x.Payment != nil && x.Payment.URL == "" {
-						session.WaitChange(changed, min(time.Until(deadline), 250*time.Millisecond))
-					}
-					stop()
-				}
+				x = s.waitSession(ctx, p, x, func(_, url string) bool { return x.Payment == nil || url != "" })
 			}
 			return one(x), nil
 		})

@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -360,6 +362,21 @@ func (s *Service) Get(ctx context.Context, p org.Principal, sessionID string) (*
 		return nil, err
 	}
 	return x, s.live(ctx, s.db.Q(), x)
+}
+
+// Status reads a session's status and its payment's hosted-page URL alone:
+// a cheap look for callers waiting for a change (Get prices the session).
+func (s *Service) Status(ctx context.Context, p org.Principal, sessionID string) (status, paymentURL string, err error) {
+	var url sql.NullString
+	err = s.db.Q().QueryRowContext(ctx, `SELECT s.status, p.url FROM sessions s LEFT JOIN session_payments p ON p.session_id = s.id
+		WHERE s.id = $1 AND s.org_id = $2 AND s.test_mode = $3`, sessionID, p.OrgID, p.TestMode).Scan(&status, &url)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", apperr.NotFoundf("session", sessionID)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("session: status of %s: %w", sessionID, err)
+	}
+	return status, url.String, nil
 }
 
 func (s *Service) live(ctx context.Context, q store.Querier, x *Session) error {
