@@ -249,7 +249,30 @@ type Tx struct {
 	afterCommit []func()
 	readOnly    bool             // ReadTx: on the read pool, whose statements are not the write cache's
 	slots       map[string]uint8 // the next free statement slot of queries run with QueryContext (stmtcache.go)
+	memo        map[any]any
 }
+
+// Memo returns the value remembered under key in this transaction, or
+// computes it with fn and remembers it. It is for reads that many writes of
+// one transaction repeat (a group commit holds many) and that change only
+// through writes which call Forget in the same transaction.
+func (tx *Tx) Memo(key any, fn func() (any, error)) (any, error) {
+	if v, ok := tx.memo[key]; ok {
+		return v, nil
+	}
+	v, err := fn()
+	if err != nil {
+		return nil, err
+	}
+	if tx.memo == nil {
+		tx.memo = make(map[any]any)
+	}
+	tx.memo[key] = v
+	return v, nil
+}
+
+// Forget drops what Memo remembers under key.
+func (tx *Tx) Forget(key any) { delete(tx.memo, key) }
 
 // AfterCommit registers f to run once the transaction has committed (for
 // example to wake a worker for a job the transaction enqueued). It never runs

@@ -501,6 +501,7 @@ func (s *Service) disable(ctx context.Context, tx *store.Tx, t *target, reason s
 	if err != nil {
 		return fmt.Errorf("disable endpoint: %w", err)
 	}
+	forgetEndpoints(tx, t.orgID, t.testMode)
 	e, err := getEndpoint(ctx, tx, org.Principal{OrgID: t.orgID, TestMode: t.testMode}, t.endpoint, "")
 	if err != nil {
 		return err

@@ -148,6 +148,7 @@ func (s *Service) Create(ctx context.Context, p org.Principal, in EndpointInput)
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, org_id, test_mode, url, description, enabled_events, format, status,
 			disabled_reason, secret, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'',$9,$10,$10)`,
 			e.ID, p.OrgID, p.TestMode, e.URL, e.Description, store.JSON(e.EnabledEvents), e.Format, e.Status, e.secret, now)
+		forgetEndpoints(tx, p.OrgID, p.TestMode)
 		return err
 	})
 	if err != nil {
@@ -258,6 +259,7 @@ func (s *Service) Update(ctx context.Context, p org.Principal, endpointID string
 		if err != nil {
 			return fmt.Errorf("webhook: update endpoint %s: %w", e.ID, err)
 		}
+		forgetEndpoints(tx, p.OrgID, p.TestMode)
 		return nil
 	})
 	return e, err
@@ -305,6 +307,7 @@ func (s *Service) Delete(ctx context.Context, p org.Principal, endpointID string
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.NotFoundf("webhook_endpoint", endpointID)
 		}
+		forgetEndpoints(tx, p.OrgID, p.TestMode)
 		for _, table := range []string{"webhook_deliveries", "webhook_attempts"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE endpoint_id = $1`, endpointID); err != nil {
 				return fmt.Errorf("webhook: delete %s of %s: %w", table, endpointID, err)

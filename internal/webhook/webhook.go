@@ -283,6 +283,47 @@ func (s *Service) backlog() float64 {
 	return float64(n)
 }
 
+// subscriber is an enabled endpoint as subscribers needs it.
+type subscriber struct {
+	id, format string
+	enabled    []string
+}
+
+// subscribersKey memoizes an organization's enabled endpoints in a
+// transaction; every write to webhook_endpoints forgets it (forgetEndpoints).
+type subscribersKey struct {
+	org      string
+	testMode bool
+}
+
+func forgetEndpoints(tx *store.Tx, org string, testMode bool) { tx.Forget(subscribersKey{org, testMode}) }
+
+// enabledEndpoints reads the enabled endpoints of an organization and mode.
+func enabledEndpoints(ctx context.Context, q store.Querier, org string, testMode bool) ([]subscriber, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, enabled_events, format FROM webhook_endpoints WHERE org_id = $1 AND test_mode = $2 AND status = $3
+		ORDER BY id`, org, testMode, StatusEnabled)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: subscribers: %w", err)
+	}
+	defer rows.Close()
+	var eps []subscriber
+	for rows.Next() {
+		var ep subscriber
+		var raw string
+		if err := rows.Scan(&ep.id, &raw, &ep.format); err != nil {
+			return nil, fmt.Errorf("webhook: subscribers: %w", err)
+		}
+		if err := store.FromJSON(raw, &ep.enabled); err != nil {
+			return nil, err
+		}
+		eps = append(eps, ep)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("webhook: subscribers: %w", err)
+	}
+	return eps, nil
+}
+
 // fanOut is the outbox hook: it runs inside the emitting transaction.
 func (s *Service) fanOut(ctx context.Context, tx *store.Tx, e events.Event) error {
 	eps, err := s.subscribers(ctx, tx, e)
@@ -303,32 +344,19 @@ func (s *Service) fanOut(ctx context.Context, tx *store.Tx, e events.Event) erro
 // receives only events with a Drive form, when subscribed to the Drive name
 // or to the platform type.
 func (s *Service) subscribers(ctx context.Context, q store.Querier, e events.Event) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, enabled_events, format FROM webhook_endpoints WHERE org_id = $1 AND test_mode = $2 AND status = $3
-		ORDER BY id`, e.OrgID, e.TestMode, StatusEnabled)
+	var eps []subscriber
+	var err error
+	if tx, ok := q.(*store.Tx); ok {
+		// A transaction emits many events (a group commit holds many
+		// writes): the endpoints are read once per organization and mode.
+		var v any
+		v, err = tx.Memo(subscribersKey{e.OrgID, e.TestMode}, func() (any, error) { return enabledEndpoints(ctx, q, e.OrgID, e.TestMode) })
+		eps, _ = v.([]subscriber)
+	} else {
+		eps, err = enabledEndpoints(ctx, q, e.OrgID, e.TestMode)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("webhook: subscribers: %w", err)
-	}
-	type endpoint struct {
-		id, format string
-		enabled    []string
-	}
-	var eps []endpoint
-	for rows.Next() {
-		var ep endpoint
-		var raw string
-		if err := rows.Scan(&ep.id, &raw, &ep.format); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("webhook: subscribers: %w", err)
-		}
-		if err := store.FromJSON(raw, &ep.enabled); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		eps = append(eps, ep)
-	}
-	rows.Close() // before the Drive format queries: q may be a transaction's one connection
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("webhook: subscribers: %w", err)
+		return nil, err
 	}
 	var out []string
 	var driveName, forDrive string

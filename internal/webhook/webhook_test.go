@@ -728,3 +728,49 @@ func TestMetrics(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscribersFollowEndpointChangesInOneTransaction: a transaction that
+// emits several events (a group commit does) reads the endpoints once, and
+// still sees an endpoint it disables or creates itself.
+func TestSubscribersFollowEndpointChangesInOneTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		j := startJoule(t, db, Options{AllowPrivate: true}, 0)
+		p := org.Principal{OrgID: newOrg(t, db), TestMode: true}
+		ep := j.endpoint(t, p, "http://127.0.0.1:9/hook")
+		var before, after, created string
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			emit := func(id *string) error {
+				e, err := j.outbox.Emit(ctx, tx, p.OrgID, p.TestMode, "user.updated", "user", "u_1", map[string]any{})
+				*id = e.ID
+				return err
+			}
+			if err := emit(&before); err != nil {
+				return err
+			}
+			if err := j.svc.disable(ctx, tx, &target{endpoint: ep.ID, orgID: p.OrgID, testMode: p.TestMode}, "test"); err != nil {
+				return err
+			}
+			if err := emit(&after); err != nil {
+				return err
+			}
+			// An endpoint inserted by this transaction receives what it emits next.
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET status = $1 WHERE id = $2`, StatusEnabled, ep.ID); err != nil {
+				return err
+			}
+			forgetEndpoints(tx, p.OrgID, p.TestMode)
+			return emit(&created)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string]int{before: 1, after: 0, created: 1} {
+			var n int
+			if err := db.Q().QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries WHERE event_id = $1 AND endpoint_id = $2`, id, ep.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != want {
+				t.Errorf("event %s: %d deliveries to the endpoint, want %d", id, n, want)
+			}
+		}
+	})
+}
