@@ -2,9 +2,7 @@ package csms
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -118,16 +116,11 @@ func (s *Service) statusNotification(ctx context.Context, _ *ocppj.Conn, req *oc
 
 // connector finds the station's connector by OCPP number, adding it when
 // the charger reports one the operator did not register: the charger knows
-// its hardware best. Both lookups use an index (every StatusNotification
-// comes here, so this must not scan the organization's connectors).
+// its hardware best. One indexed read (every StatusNotification comes here).
 func (s *Service) connector(ctx context.Context, tx *store.Tx, sta *station, number int) (network.Connector, error) {
-	var id string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM connectors WHERE chargestation_id = $1 AND connector_number = $2`, sta.st.ID, number).Scan(&id)
-	switch {
-	case err == nil:
-		return network.GetConnector(ctx, tx, sta.p, id)
-	case !errors.Is(err, sql.ErrNoRows):
-		return network.Connector{}, fmt.Errorf("csms: find connector %d: %w", number, err)
+	c, found, err := network.ConnectorByNumber(ctx, tx, sta.st.ID, number)
+	if err != nil || found {
+		return c, err
 	}
 	return network.CreateConnector(ctx, tx, sta.p, network.ConnectorInput{Chargestation: sta.st.ID, ConnectorNumber: number,
 		EvseID: fmt.Sprintf("%s*%d", sta.st.Identity, number)})

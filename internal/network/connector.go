@@ -143,6 +143,22 @@ func GetConnector(ctx context.Context, q store.Querier, p org.Principal, connID 
 	return c, nil
 }
 
+// ConnectorByNumber reads a station's connector by its OCPP number (a
+// charger's messages name connectors so); it reports false when the station
+// has no such connector. The station belongs to the caller: chargers are
+// authenticated before their messages come here.
+func ConnectorByNumber(ctx context.Context, q store.Querier, stationID string, number int) (Connector, bool, error) {
+	c, err := scanConnector(q.QueryRowContext(ctx, `SELECT `+connectorCols+` FROM connectors WHERE chargestation_id = $1 AND connector_number = $2`,
+		stationID, number))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("network: connector %d of %s: %w", number, stationID, err)
+	}
+	return c, true, nil
+}
+
 // UpdateConnector changes a connector.
 func UpdateConnector(ctx context.Context, tx *store.Tx, p org.Principal, connID string, in ConnectorPatch) (Connector, error) {
 	c, err := GetConnector(ctx, tx, p, connID)
