@@ -57,8 +57,16 @@ func SystemAccount(ctx context.Context, tx *store.Tx, orgID string, testMode boo
 	if testMode {
 		mode = "test"
 	}
+	accountID := kind + ":" + orgID + ":" + mode + ":" + currency
+	// Read first: the account exists but for its very first use, and a
+	// session's end books to two of them.
+	if a, err := getAccount(ctx, tx, accountID); err == nil {
+		return a, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Account{}, fmt.Errorf("ledger: account %s: %w", accountID, err)
+	}
 	return CreateAccount(ctx, tx, Account{
-		ID:       kind + ":" + orgID + ":" + mode + ":" + currency,
+		ID:       accountID,
 		OrgID:    orgID,
 		TestMode: testMode,
 		Kind:     kind,
