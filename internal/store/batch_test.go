@@ -297,3 +297,30 @@ func TestPreparedStatementsWithOpenRows(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchSurvivesPanic: a write that panics fails its batch and panics in
+// the goroutine that led it; the group commit goes on working.
+func TestBatchSurvivesPanic(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		func() {
+			defer func() {
+				if p := recover(); p == nil {
+					t.Error("the panic did not reach the leader")
+				}
+			}()
+			_ = db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error {
+				if err := insertOrg(ctx, tx, "o_panic"); err != nil {
+					return err
+				}
+				panic("boom")
+			})
+		}()
+		if err := db.Batch(ctx, func(ctx context.Context, tx *store.Tx) error { return insertOrg(ctx, tx, "o_after") }); err != nil {
+			t.Fatal("after a panic:", err)
+		}
+		if countOrgs(t, db, "o_panic") != 0 || countOrgs(t, db, "o_after") != 1 {
+			t.Fatal("the panicking write was committed, or the next one was not")
+		}
+	})
+}
