@@ -31,6 +31,8 @@ func (s *Service) handler() ocppj.Handler {
 	return ocppj.HandlerFunc(func(ctx context.Context, c *ocppj.Conn, action string, payload json.RawMessage) (any, error) {
 		stationFrom(ctx).touch()
 		s.metrics.messages.WithLabelValues(action).Inc()
+		start := time.Now()
+		defer func() { s.metrics.messageDuration.WithLabelValues(action).Observe(time.Since(start).Seconds()) }()
 		return mux.HandleCall(ctx, c, action, payload)
 	})
 }

@@ -8,6 +8,7 @@ type metrics struct {
 	faults          *prometheus.CounterVec
 	refused         prometheus.Counter
 	commandDuration *prometheus.HistogramVec
+	messageDuration *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -20,9 +21,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "joule_ocpp_refused_total", Help: "Charger connections refused (unknown identity or bad credentials)."}),
 		commandDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "joule_ocpp_command_duration_seconds",
 			Help: "Time for chargers to answer commands, by action.", Buckets: prometheus.DefBuckets}, []string{"action"}),
+		messageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "joule_ocpp_message_duration_seconds",
+			Help:    "Time to handle a charger's CALL (its writes committed) until its answer is queued, by action.",
+			Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"action"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.messages, m.faults, m.refused, m.commandDuration)
+		reg.MustRegister(m.connections, m.messages, m.faults, m.refused, m.commandDuration, m.messageDuration)
 	}
 	return m
 }
