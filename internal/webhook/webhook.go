@@ -296,7 +296,9 @@ type subscribersKey struct {
 	testMode bool
 }
 
-func forgetEndpoints(tx *store.Tx, org string, testMode bool) { tx.Forget(subscribersKey{org, testMode}) }
+func forgetEndpoints(tx *store.Tx, org string, testMode bool) {
+	tx.Forget(subscribersKey{org, testMode})
+}
 
 // enabledEndpoints reads the enabled endpoints of an organization and mode.
 func enabledEndpoints(ctx context.Context, q store.Querier, org string, testMode bool) ([]subscriber, error) {
