@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +19,9 @@ import (
 )
 
 // BenchmarkDelivery measures webhook deliveries per second to a local
-// receiver — events emitted one per transaction, fanned out, delivered,
+// receiver — events emitted one per transaction by BENCH_PRODUCERS (8)
+// concurrent producers (as sessions, top-ups and chargers emit them; with
+// one, the producer's own commits bound the rate), fanned out, delivered,
 // signed and recorded — against a baseline of plain HTTP POSTs of the same
 // body from the same process, with the same concurrency (the per-endpoint
 // limit), in the same run. ns/op is Joule's time per delivery.
@@ -43,9 +47,25 @@ func benchDelivery(b *testing.B, db *store.DB) {
 
 	b.ResetTimer()
 	start := time.Now()
-	for range b.N {
-		j.emit(b, p, "user.updated")
+	var emitted atomic.Int64
+	var producers sync.WaitGroup
+	n := 8
+	if v, err := strconv.Atoi(os.Getenv("BENCH_PRODUCERS")); err == nil && v > 0 {
+		n = v
 	}
+	for range n {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			for emitted.Add(1) <= int64(b.N) {
+				if _, err := j.emitErr(p, "user.updated"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	producers.Wait()
 	for got.Load() < int64(b.N) {
 		time.Sleep(time.Millisecond)
 	}
@@ -82,5 +102,5 @@ func benchDelivery(b *testing.B, db *store.DB) {
 	b.ReportMetric(dps, "deliveries/s")
 	b.ReportMetric(pps, "posts/s")
 	b.ReportMetric(pps/dps, "slowdown")
-	b.Logf("N=%d: Joule %.0f deliveries/s, plain POSTs %.0f/s: Joule takes %.1fx the time of a bare POST", b.N, dps, pps, pps/dps)
+	b.Logf("N=%d, %d producers: Joule %.0f deliveries/s, plain POSTs %.0f/s: Joule takes %.1fx the time of a bare POST", b.N, n, dps, pps, pps/dps)
 }

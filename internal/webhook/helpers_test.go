@@ -75,16 +75,22 @@ func newOrg(t testing.TB, db *store.DB) string {
 // emit records an event of the given type, as a domain package would.
 func (j *joule) emit(t testing.TB, p org.Principal, typ string) string {
 	t.Helper()
+	id, err := j.emitErr(p, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// emitErr is emit for any goroutine.
+func (j *joule) emitErr(p org.Principal, typ string) (string, error) {
 	var id string
 	err := j.db.InTx(context.Background(), func(tx *store.Tx) error {
 		e, err := j.outbox.Emit(context.Background(), tx, p.OrgID, p.TestMode, typ, "user", "u_1", map[string]any{"firstname": "Ada"})
 		id = e.ID
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return id, err
 }
 
 func (j *joule) endpoint(t testing.TB, p org.Principal, url string, evs ...string) Endpoint {
