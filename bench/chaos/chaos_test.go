@@ -546,6 +546,21 @@ func (r *run) check(db *store.DB, since, until time.Time, recv *receiver) {
 	if bad > 0 {
 		t.Errorf("%d webhook requests with a bad signature", bad)
 	}
+	reasons := map[string]int{}
+	rows, err = q.QueryContext(ctx, `SELECT failure_reason, count(*) FROM sessions WHERE status IN ('failed','canceled') GROUP BY failure_reason`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var reason string
+		var n int
+		if err := rows.Scan(&reason, &n); err != nil {
+			t.Fatal(err)
+		}
+		reasons[reason] = n
+	}
+	rows.Close()
+	t.Logf("failed and canceled sessions by reason: %v", reasons)
 	var attempts, crashed int
 	_ = q.QueryRowContext(ctx, `SELECT count(*) FROM webhook_attempts`).Scan(&attempts)
 	_ = q.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE attempts > 1`).Scan(&crashed)

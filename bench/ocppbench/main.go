@@ -62,6 +62,7 @@ type config struct {
 	idleDuration         time.Duration
 	hb                   time.Duration
 	pprof                string
+	simNice              int
 	out                  string
 }
 
@@ -122,6 +123,7 @@ func main() {
 	flag.DurationVar(&c.hb, "hb", time.Second, "heartbeat period of the throughput scenario's chargers")
 	flag.StringVar(&c.pprof, "pprof", "", "pass --pprof-addr to joule serve (e.g. 127.0.0.1:16060) to profile it during the run")
 	flag.StringVar(&c.out, "out", "", "also write the results as JSON to this file")
+	flag.IntVar(&c.simNice, "sim-nice", 0, "run the simulator at this nice value (e.g. 10), below the server")
 	servers := flag.String("servers", "joule,echo", "servers to run each scenario against")
 	flag.Parse()
 	if c.joule == "" || c.echo == "" {
@@ -209,6 +211,14 @@ func (c config) run(scenario, server string, n int, simFlags []string) result {
 	args := append([]string{"sim", "--url", "ws://" + addr + "/ocpp", "--count", strconv.Itoa(n), "--prefix", prefix, "--password", password,
 		"--duration", duration.String(), "--warmup", c.warmup.String(), "--json"}, simFlags...)
 	sim := exec.Command(c.joule, args...)
+	if c.simNice != 0 {
+		// The simulator and the server share the machine's cores; at a lower
+		// priority the load generator does not preempt the server it
+		// measures (the same for both servers).
+		if nice, err := exec.LookPath("nice"); err == nil {
+			sim = exec.Command(nice, append([]string{"-n", strconv.Itoa(c.simNice), c.joule}, args...)...)
+		}
+	}
 	var out, errOut bytes.Buffer
 	sim.Stdout, sim.Stderr = &out, &errOut
 	start := time.Now()
