@@ -6,5 +6,6 @@ echo "== machine"; nproc; grep -m1 'model name' /proc/cpuinfo; grep MemTotal /pr
 echo "== pricing"; bash pricing.sh
 echo "== webhooks"; bash webhooks.sh
 echo "== sessions"; bash sessions.sh
+echo "== messages"; bash messages.sh
 echo "== ocpp"; bash ocpp.sh
 echo "== load average at the end: $(cat /proc/loadavg)"

@@ -280,6 +280,12 @@ func (r *run) chaos(duration time.Duration) {
 // session runs one random session on the rig; it returns its id, or ""
 // when none was created.
 func (r *run) session(ctx context.Context, user, connector string, ch *sim.Charger) string {
+	// A charger still charging (its last session's stop was lost to the
+	// chaos: stop_failed) would refuse the next start: the driver unplugs.
+	if ch.Snapshot().Connector(1).InTransaction {
+		_ = ch.Unplug(1)
+		sleep(ctx, time.Second)
+	}
 	typ := []string{"wallet", "payment_link", "postpaid"}[r.rand(3)]
 	body := map[string]any{"user": user, "connector": connector, "type": typ}
 	if typ == "payment_link" {
