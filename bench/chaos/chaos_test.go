@@ -416,24 +416,17 @@ func (r *run) start() {
 	r.mu.Unlock()
 }
 
-func (r *run) kill() {
-	r.mu.Lock()
-	cmd := r.srv
-	r.srv = nil
-	r.mu.Unlock()
-	if cmd != nil {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_, _ = cmd.Process.Wait()
-	}
-}
+// kill ends the server as a crash would; stop ends it cleanly.
+func (r *run) kill() { r.end(syscall.SIGKILL) }
+func (r *run) stop() { r.end(syscall.SIGTERM) }
 
-func (r *run) stop() {
+func (r *run) end(sig syscall.Signal) {
 	r.mu.Lock()
 	cmd := r.srv
 	r.srv = nil
 	r.mu.Unlock()
 	if cmd != nil {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Process.Signal(sig)
 		_, _ = cmd.Process.Wait()
 	}
 }
