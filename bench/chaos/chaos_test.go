@@ -36,7 +36,6 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -54,6 +53,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/joule-ev/joule/internal/apitest"
 	"github.com/joule-ev/joule/internal/ledger"
 	"github.com/joule-ev/joule/internal/payments"
 	"github.com/joule-ev/joule/internal/sim"
@@ -117,7 +117,7 @@ func (r *run) rand(n int) int {
 
 func (r *run) chaos(duration time.Duration) {
 	t := r.t
-	r.addr = freeAddr(t)
+	r.addr = apitest.FreeAddr(t)
 	r.http = &http.Client{Timeout: 10 * time.Second}
 	recv := newReceiver()
 	defer recv.Close()
@@ -713,15 +713,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func randomKey() string {

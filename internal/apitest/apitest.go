@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -194,4 +195,16 @@ func (j *Joule) Must(t testing.TB, want int, key, method, path string, body any,
 		return nil
 	}
 	return r.JSON(t)
+}
+
+// FreeAddr returns a loopback address with a free port, for tests that
+// start a `joule serve` process of their own.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -77,19 +77,10 @@ func (s *server) kill9() {
 	_, _ = s.cmd.Process.Wait()
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func killNine(t *testing.T, bin, dsn string) {
 	const n = 6
 	key := "sk_test_crashtest_0123456789abcdef"
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	srv := startServer(t, bin, dsn, addr, key)
 	defer func() { srv.kill9() }()
 	j := &apitest.Joule{URL: "http://" + addr, Key: key}
